@@ -1,0 +1,101 @@
+"""`plenary serve --demo`: a city-wide topology and one inquiry meeting."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TextIO
+
+from sqlalchemy import select
+
+from sessions import directory
+from sessions.db import Database
+from sessions.identity import TokenService
+from sessions.models import Meeting
+from sessions.roles import Role, SiteKind
+
+DEMO_TITLE = "市人大常委会专题询问（演示）"
+CITY = "市人大常委会会议厅"
+DISTRICTS = ["东城区", "西城区", "南湖区", "北山区", "江滨区", "高新区", "临港区", "青溪县"]
+TOWNSHIPS_PER_DISTRICT = 3
+STATIONS = 94
+DEPARTMENTS = [
+    "市发展和改革委员会", "市教育局", "市科学技术局", "市工业和信息化局", "市公安局", "市民政局",
+    "市司法局", "市财政局", "市人力资源和社会保障局", "市自然资源和规划局", "市生态环境局",
+    "市住房和城乡建设局", "市交通运输局", "市水务局", "市农业农村局", "市商务局", "市文化广电旅游局",
+    "市卫生健康委员会", "市应急管理局", "市市场监督管理局",
+]
+MEMBERS = 40
+DEPUTIES = 24
+RESPONDENT_DEPARTMENTS = ["市生态环境局", "市住房和城乡建设局", "市交通运输局"]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = ["建国", "秀英", "志强", "丽华", "海涛", "晓东", "桂兰", "明", "静", "伟", "红梅", "国庆", "春燕", "立新"]
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    role: Role
+    name: str
+    site: str | None
+    url: str
+
+
+def _name(i: int) -> str:
+    return SURNAMES[i % len(SURNAMES)] + GIVEN[(i * 7) % len(GIVEN)]
+
+
+async def seed_demo(db: Database, tokens: TokenService, base_url: str) -> list[DemoLink]:
+    """Seed once; a second `--demo` start reuses the meeting and prints fresh links."""
+    async with db.transaction() as tx:
+        existing = await tx.scalar(select(Meeting).where(Meeting.title == DEMO_TITLE))
+        if existing is None:
+            await _seed(tx)
+            existing = await tx.scalar(select(Meeting).where(Meeting.title == DEMO_TITLE))
+        participants = await directory.participants_of(tx, existing.id)
+    links: list[DemoLink] = []
+    for p in participants:
+        token = tokens.issue(p.id, Role(p.role), existing.id)
+        links.append(DemoLink(Role(p.role), p.name, p.site.name if p.site else None, f"{base_url}/join?token={token}"))
+    return links
+
+
+async def _seed(tx) -> None:
+    city = await directory.create_site(tx, CITY, SiteKind.CITY, None)
+    districts = [await directory.create_site(tx, f"{d}人大常委会", SiteKind.DISTRICT, city.id) for d in DISTRICTS]
+    townships = []
+    for d_index, district in enumerate(districts):
+        for t in range(TOWNSHIPS_PER_DISTRICT):
+            name = f"{DISTRICTS[d_index]}第{t + 1}镇（街道）人大"
+            townships.append(await directory.create_site(tx, name, SiteKind.TOWNSHIP, district.id))
+    stations = []
+    for s in range(STATIONS):
+        # Spread over the districts, alternately under a district or one of its townships.
+        district_index = s % len(districts)
+        parent = districts[district_index] if s % 2 == 0 else townships[district_index * TOWNSHIPS_PER_DISTRICT + s % TOWNSHIPS_PER_DISTRICT]
+        stations.append(
+            await directory.create_site(tx, f"{DISTRICTS[district_index]}代表联络站 {s + 1:02d}", SiteKind.STATION, parent.id)
+        )
+    departments = {name: await directory.create_site(tx, name, SiteKind.DEPARTMENT, city.id) for name in DEPARTMENTS}
+
+    meeting = await directory.create_meeting(tx, DEMO_TITLE, None)
+    await directory.add_participant(tx, meeting.id, "主任 " + _name(0), Role.CHAIR, city.id)
+    await directory.add_participant(tx, meeting.id, "工作人员 " + _name(1), Role.CLERK, city.id)
+    for i in range(MEMBERS):
+        # Members sit in the city hall and in the district halls.
+        site = city if i < 24 else districts[i % len(districts)]
+        await directory.add_participant(tx, meeting.id, _name(i + 2), Role.MEMBER, site.id)
+    for i in range(DEPUTIES):
+        site = stations[(i * 4) % len(stations)] if i % 3 else townships[i % len(townships)]
+        await directory.add_participant(tx, meeting.id, "代表 " + _name(i + 50), Role.DEPUTY, site.id)
+    for name in RESPONDENT_DEPARTMENTS:
+        await directory.add_participant(tx, meeting.id, name.removeprefix("市") + "局长 " + _name(len(name)), Role.RESPONDENT, departments[name].id)
+    await directory.add_participant(tx, meeting.id, "列席 " + _name(90), Role.OBSERVER, city.id)
+
+
+def print_links(links: list[DemoLink], out: TextIO) -> None:
+    out.write("\nDemo meeting join links (one per role; every participant's link is in the data dir):\n")
+    seen: set[Role] = set()
+    for link in links:
+        if link.role in seen:
+            continue
+        seen.add(link.role)
+        out.write(f"  {link.role.value:<11} {link.name} ({link.site or '-'}):\n    {link.url}\n")
+    out.flush()

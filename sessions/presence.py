@@ -1,0 +1,82 @@
+"""Who is online, kept in the database so that every process agrees.
+
+Each process is a node with a heartbeat. A connection row counts only while
+its node's heartbeat is fresh, so a node that dies takes its clients offline
+after `NODE_TIMEOUT` without anyone cleaning up after it.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.models import Connection, Node, utcnow
+
+HEARTBEAT_INTERVAL = timedelta(seconds=5)
+NODE_TIMEOUT = timedelta(seconds=20)
+
+
+async def register_node(session: AsyncSession, node_id: str) -> None:
+    now = utcnow()
+    session.add(Node(id=node_id, started_at=now, heartbeat_at=now))
+    await session.flush()
+
+
+async def heartbeat(session: AsyncSession, node_id: str) -> None:
+    await session.execute(update(Node).where(Node.id == node_id).values(heartbeat_at=utcnow()))
+
+
+async def forget_node(session: AsyncSession, node_id: str) -> None:
+    await session.execute(delete(Connection).where(Connection.node_id == node_id))
+    await session.execute(delete(Node).where(Node.id == node_id))
+
+
+async def reap_dead_nodes(session: AsyncSession) -> list[str]:
+    """Delete nodes whose heartbeat stopped; returns the meetings that lost clients."""
+    cutoff = utcnow() - NODE_TIMEOUT
+    dead = (await session.scalars(select(Node.id).where(Node.heartbeat_at < cutoff))).all()
+    if not dead:
+        return []
+    meetings = (
+        await session.scalars(select(Connection.meeting_id).where(Connection.node_id.in_(dead)).distinct())
+    ).all()
+    await session.execute(delete(Connection).where(Connection.node_id.in_(dead)))
+    await session.execute(delete(Node).where(Node.id.in_(dead)))
+    return list(meetings)
+
+
+async def connect(session: AsyncSession, sid: str, node_id: str, meeting_id: str, participant_id: str) -> None:
+    session.add(Connection(sid=sid, node_id=node_id, meeting_id=meeting_id, participant_id=participant_id))
+    await session.flush()
+
+
+async def disconnect(session: AsyncSession, sid: str) -> Connection | None:
+    conn = await session.get(Connection, sid)
+    if conn is not None:
+        await session.delete(conn)
+        await session.flush()
+    return conn
+
+
+async def online_ids(session: AsyncSession, meeting_id: str) -> set[str]:
+    cutoff = utcnow() - NODE_TIMEOUT
+    rows = await session.scalars(
+        select(Connection.participant_id)
+        .join(Node, Node.id == Connection.node_id)
+        .where(Connection.meeting_id == meeting_id, Node.heartbeat_at >= cutoff)
+        .distinct()
+    )
+    return set(rows.all())
+
+
+async def connection_count(session: AsyncSession, participant_id: str) -> int:
+    return await session.scalar(select(func.count()).where(Connection.participant_id == participant_id)) or 0
+
+
+async def live_meeting_ids(session: AsyncSession) -> list[str]:
+    cutoff = utcnow() - NODE_TIMEOUT
+    rows = await session.scalars(
+        select(Connection.meeting_id).join(Node, Node.id == Connection.node_id).where(Node.heartbeat_at >= cutoff).distinct()
+    )
+    return list(rows.all())

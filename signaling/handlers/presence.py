@@ -1,0 +1,52 @@
+"""`state:sync` and the roster."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sessions import directory, events as event_log, presence
+from signaling.registry import Caller, Events
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+events = Events()
+
+
+async def roster_of(session, meeting_id: str) -> list[dict]:
+    online = await presence.online_ids(session, meeting_id)
+    return [{**p.to_dict(), "online": p.id in online} for p in await directory.participants_of(session, meeting_id)]
+
+
+async def broadcast_roster(hub: "Hub", meeting_id: str) -> None:
+    # Roster and seq in one transaction: a client that compares seqs never
+    # sees an older roster carry a newer number.
+    async with hub.db.transaction() as tx:
+        participants = await roster_of(tx, meeting_id)
+        logged = await event_log.append(
+            tx, meeting_id, "roster", {"online": sorted(p["id"] for p in participants if p["online"])}
+        )
+    await hub.broadcast(logged, "roster", {"participants": participants})
+
+
+@events.on("state:sync")
+async def state_sync(hub: "Hub", caller: Caller, _payload) -> dict:
+    async with hub.db.read() as session:
+        seq = await event_log.current_seq(session, caller.meeting_id)
+        meeting = await directory.get_meeting(session, caller.meeting_id)
+        me = await directory.get_participant(session, caller.participant_id)
+        answer: dict = {
+            "seq": seq,
+            "meeting": directory.meeting_dict(meeting),
+            "me": me.to_dict(),
+            "roster": await roster_of(session, caller.meeting_id),
+            "inquiry": None,
+            "vote": None,
+            "document": None,
+            "recording": {"recording": False, "recording_id": None},
+            "tracks": [],
+            "ice_servers": hub.settings.ice_servers,
+        }
+        for feature in hub.features:
+            for key, section in feature.sections.items():
+                answer[key] = await section(hub, caller, session)
+    return answer

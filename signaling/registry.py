@@ -1,0 +1,93 @@
+"""How feature modules declare Socket.IO events and `state:sync` sections.
+
+Each module in `signaling/handlers/` makes one `Events()` and decorates its
+handlers; the server discovers them all. A handler gets the hub, the caller
+and its validated payload, and returns the ack's extra fields (or None).
+Raising a `HubError` becomes an `{"ok": false, "error": ...}` ack.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.errors import Forbidden
+from sessions.roles import Role
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+
+class Payload(BaseModel):
+    """Base of every client payload: unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Empty(Payload):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    sid: str
+    participant_id: str
+    meeting_id: str
+    role: Role
+    name: str
+
+    def require(self, roles: Iterable[Role], what: str = "this") -> None:
+        if self.role not in roles:
+            raise Forbidden(f"a {self.role.value} may not do {what}")
+
+
+Handler = Callable[["Hub", Caller, Any], Awaitable[dict | None]]
+StateSection = Callable[["Hub", Caller, AsyncSession], Awaitable[Any]]
+Starter = Callable[["Hub"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    model: type[BaseModel]
+    roles: frozenset[Role] | None
+    handler: Handler
+
+
+class Events:
+    def __init__(self) -> None:
+        self.specs: dict[str, EventSpec] = {}
+        self.sections: dict[str, StateSection] = {}
+        self.starters: list[Starter] = []
+        self.leave_hooks: list[Callable[["Hub", Caller], Awaitable[None]]] = []
+
+    def on(self, name: str, model: type[BaseModel] = Empty, roles: Iterable[Role] | None = None):
+        """Declare a client→server event; `roles` refuses others with `forbidden`."""
+
+        def decorate(fn: Handler) -> Handler:
+            self.specs[name] = EventSpec(name, model, frozenset(roles) if roles else None, fn)
+            return fn
+
+        return decorate
+
+    def state(self, key: str):
+        """Declare a key of the `state:sync` answer."""
+
+        def decorate(fn: StateSection) -> StateSection:
+            self.sections[key] = fn
+            return fn
+
+        return decorate
+
+    def on_start(self, fn: Starter) -> Starter:
+        """Run once when the hub starts (restore state, start periodic jobs)."""
+        self.starters.append(fn)
+        return fn
+
+    def on_leave(self, fn: Callable[["Hub", Caller], Awaitable[None]]):
+        """Run when a client disconnects (release media, lower hands...)."""
+        self.leave_hooks.append(fn)
+        return fn

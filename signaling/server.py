@@ -1,0 +1,184 @@
+"""The Socket.IO server on `/meeting`: auth on connect, validated dispatch."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from typing import TYPE_CHECKING, Any
+
+import socketio
+from pydantic import ValidationError
+
+import signaling.handlers
+from sessions import directory, presence
+from sessions.errors import HubError, Invalid, NotFound, RateLimited, Unauthorized
+from sessions.roles import Role
+from signaling.registry import Caller, Events, EventSpec
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+log = logging.getLogger(__name__)
+
+# A client may burst, but not flood: refills RATE per second up to BURST.
+RATE = 30.0
+BURST = 120.0
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def create_sio(redis_url: str | None) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=[],
+        max_http_buffer_size=MAX_PAYLOAD_BYTES,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def discover_events() -> list[Events]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(signaling.handlers.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"signaling.handlers.{info.name}")
+        if isinstance(getattr(module, "events", None), Events):
+            found.append(module.events)
+    return found
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class _Bucket:
+    __slots__ = ("tokens", "stamp")
+
+    def __init__(self) -> None:
+        self.tokens = BURST
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class MeetingNamespace(socketio.AsyncNamespace):
+    def __init__(self, hub: "Hub", feature_events: list[Events]) -> None:
+        super().__init__("/meeting")
+        self.hub = hub
+        self.specs: dict[str, EventSpec] = {}
+        self.features = feature_events
+        for feature in feature_events:
+            self.specs.update(feature.specs)
+        self._callers: dict[str, Caller] = {}
+        self._buckets: dict[str, _Bucket] = {}
+
+    def caller(self, sid: str) -> Caller | None:
+        return self._callers.get(sid)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            return await self.on_connect(*args)
+        if event == "disconnect":
+            return await self.on_disconnect(args[0])
+        sid, *rest = args
+        return await self.dispatch(sid, event, rest[0] if rest else None)
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            identity = self.hub.tokens.verify(token if isinstance(token, str) else None)
+            if identity.is_admin:
+                raise Unauthorized("an admin token does not join a meeting; use a participant's join link")
+            wanted = auth.get("meeting_id") if isinstance(auth, dict) else None
+            if wanted is not None and wanted != identity.meeting_id:
+                raise Unauthorized("token is for another meeting")
+            async with self.hub.db.transaction() as tx:
+                try:
+                    participant = await directory.get_participant(tx, identity.sub)
+                except NotFound:
+                    raise Unauthorized("token names no participant of this hub") from None
+                if participant.meeting_id != identity.meeting_id:
+                    raise Unauthorized("token is for another meeting")
+                if participant.role != identity.role.value:
+                    raise Unauthorized("token's role no longer matches the participant")
+                await presence.connect(tx, sid, self.hub.node_id, participant.meeting_id, participant.id)
+        except HubError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        caller = Caller(sid, participant.id, participant.meeting_id, Role(participant.role), participant.name)
+        self._callers[sid] = caller
+        self._buckets[sid] = _Bucket()
+        await self.enter_room(sid, f"m:{caller.meeting_id}")
+        await self.enter_room(sid, f"p:{caller.participant_id}")
+        self.hub.metrics.connected_clients.inc()
+        from signaling.handlers.presence import broadcast_roster
+
+        # After connect returns, so the newcomer is in the room when it goes out.
+        self.hub.spawn(broadcast_roster(self.hub, caller.meeting_id), "roster-on-join")
+
+    async def on_disconnect(self, sid: str) -> None:
+        caller = self._callers.pop(sid, None)
+        self._buckets.pop(sid, None)
+        if caller is None:
+            return
+        self.hub.metrics.connected_clients.dec()
+        for feature in self.features:
+            for hook in feature.leave_hooks:
+                try:
+                    await hook(self.hub, caller)
+                except Exception:
+                    log.exception("leave hook failed for %s", caller.participant_id)
+        async with self.hub.db.transaction() as tx:
+            await presence.disconnect(tx, sid)
+        from signaling.handlers.presence import broadcast_roster
+
+        await broadcast_roster(self.hub, caller.meeting_id)
+
+    async def dispatch(self, sid: str, event: str, data: Any) -> dict:
+        metrics = self.hub.metrics.events
+        caller = self._callers.get(sid)
+        spec = self.specs.get(event)
+        if caller is None:
+            return _refuse(Unauthorized("not connected"))
+        if spec is None:
+            metrics.labels("unknown", "invalid").inc()
+            return _refuse(Invalid(f"unknown event {event!r}"))
+        if not self._buckets[sid].take():
+            metrics.labels(event, "rate_limited").inc()
+            return _refuse(RateLimited("too many events; slow down"))
+        try:
+            if spec.roles is not None:
+                caller.require(spec.roles, event)
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise Invalid("payload must be an object")
+            try:
+                payload = spec.model.model_validate(data)
+            except ValidationError as exc:
+                raise Invalid(format_validation_error(exc)) from None
+            extra = await spec.handler(self.hub, caller, payload)
+        except HubError as exc:
+            metrics.labels(event, exc.code).inc()
+            return _refuse(exc)
+        except Exception:
+            log.exception("event %s from %s failed", event, caller.participant_id)
+            metrics.labels(event, "internal").inc()
+            return {"ok": False, "error": {"code": "internal", "message": "the hub could not handle this event"}}
+        metrics.labels(event, "ok").inc()
+        return {"ok": True, **(extra or {})}
+
+
+def _refuse(exc: HubError) -> dict:
+    return {"ok": False, "error": exc.to_dict()}

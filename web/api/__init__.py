@@ -1,0 +1,1 @@
+"""REST modules; each exposes `routes = web.RouteTableDef()` (found at start)."""

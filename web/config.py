@@ -1,0 +1,81 @@
+"""Settings of one `plenary serve` process, from flags and the environment."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sessions.db import sqlite_url
+
+
+@dataclass
+class Settings:
+    data_dir: Path = Path("./plenary-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_url: str | None = None
+    redis_url: str | None = None
+    secret: str | None = None
+    # STUN/TURN servers handed to clients and used by the SFU's own peer
+    # connections. None by default: no public server is ever contacted.
+    ice_servers: list[dict] = field(default_factory=list)
+    # Loopback host candidates for the SFU: on for tests and single-machine demos.
+    media_loopback: bool = False
+    public_url: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        values: dict = {}
+        if "PLENARY_DATA_DIR" in env:
+            values["data_dir"] = Path(env["PLENARY_DATA_DIR"])
+        if "PLENARY_DB" in env:
+            values["db_url"] = env["PLENARY_DB"]
+        if "PLENARY_REDIS" in env:
+            values["redis_url"] = env["PLENARY_REDIS"]
+        if "PLENARY_SECRET" in env:
+            values["secret"] = env["PLENARY_SECRET"]
+        if "PLENARY_ICE_SERVERS" in env:
+            values["ice_servers"] = json.loads(env["PLENARY_ICE_SERVERS"])
+        if "PLENARY_PUBLIC_URL" in env:
+            values["public_url"] = env["PLENARY_PUBLIC_URL"]
+        if env.get("PLENARY_MEDIA_LOOPBACK") in ("1", "true", "yes"):
+            values["media_loopback"] = True
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.data_dir = Path(settings.data_dir)
+        return settings
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or sqlite_url(self.data_dir)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def signing_secret(self) -> str:
+        """The configured secret, or the one kept in the data dir (made once)."""
+        if self.secret:
+            return self.secret
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        secret = secrets.token_urlsafe(48)
+        # O_EXCL: two processes starting at once must not end up with two keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secret)
+        return secret

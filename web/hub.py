@@ -1,0 +1,142 @@
+"""The Hub: what one `plenary serve` process holds, and who owns its tasks."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from sessions import events, presence
+from sessions.db import Database
+from sessions.events import LoggedEvent
+from sessions.identity import TokenService
+from web.config import Settings
+from web.metrics import Metrics
+
+if TYPE_CHECKING:
+    from media.service import MediaService
+    from signaling.registry import Events
+    from signaling.server import MeetingNamespace
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/meeting"
+
+
+def meeting_room(meeting_id: str) -> str:
+    return f"m:{meeting_id}"
+
+
+def participant_room(participant_id: str) -> str:
+    return f"p:{participant_id}"
+
+
+class Hub:
+    def __init__(self, settings: Settings, sio: socketio.AsyncServer) -> None:
+        self.settings = settings
+        self.node_id = uuid.uuid4().hex
+        self.db = Database(settings.database_url)
+        self.tokens = TokenService(settings.signing_secret())
+        self.sio = sio
+        self.metrics = Metrics()
+        self.media: MediaService | None = None
+        self.features: list[Events] = []
+        self.namespace: MeetingNamespace | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._closing = False
+
+    # -- events ---------------------------------------------------------------
+
+    async def record(
+        self, meeting_id: str, type: str, payload: dict, *, broadcast: str | None = None, actor_id: str | None = None
+    ) -> LoggedEvent:
+        """Append one event in its own transaction, then broadcast it."""
+        async with self.db.transaction() as tx:
+            logged = await events.append(tx, meeting_id, type, payload, actor_id=actor_id)
+        if broadcast:
+            await self.broadcast(logged, broadcast)
+        return logged
+
+    async def broadcast(self, logged: LoggedEvent, event: str, data: dict | None = None) -> None:
+        """Send a logged event to the meeting's room with its seq (after commit)."""
+        self.metrics.meeting_events.labels(logged.type).inc()
+        body = dict(logged.payload if data is None else data)
+        body["seq"] = logged.seq
+        await self.sio.emit(event, body, room=meeting_room(logged.meeting_id), namespace=NAMESPACE)
+
+    async def emit_to(self, participant_id: str, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=participant_room(participant_id), namespace=NAMESPACE)
+
+    async def emit_unsequenced(self, meeting_id: str, event: str, data: Any) -> None:
+        """For volatile signals that are not meeting events (e.g. active speaker)."""
+        await self.sio.emit(event, data, room=meeting_room(meeting_id), namespace=NAMESPACE)
+
+    # -- tasks ----------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        """Start a task the hub owns: it is cancelled when the hub closes."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def every(self, interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> asyncio.Task:
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("periodic job %s failed", name)
+                await asyncio.sleep(interval_s)
+
+        return self.spawn(loop(), name)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def task_count(self) -> int:
+        return len(self._tasks)
+
+    # -- life cycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        async with self.db.transaction() as tx:
+            await presence.register_node(tx, self.node_id)
+        self.every(presence.HEARTBEAT_INTERVAL.total_seconds(), self._heartbeat, "presence-heartbeat")
+
+    async def _heartbeat(self) -> None:
+        async with self.db.transaction() as tx:
+            await presence.heartbeat(tx, self.node_id)
+            orphaned = await presence.reap_dead_nodes(tx)
+            live = await presence.live_meeting_ids(tx)
+        self.metrics.live_meetings.set(len(live))
+        for meeting_id in orphaned:
+            from signaling.handlers.presence import broadcast_roster  # a node died: its clients went offline
+
+            await broadcast_roster(self, meeting_id)
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.media is not None:
+            await self.media.close()
+        try:
+            async with self.db.transaction() as tx:
+                await presence.forget_node(tx, self.node_id)
+        except Exception:
+            log.exception("could not forget node %s", self.node_id)
+        await self.db.dispose()
