@@ -1,2 +1,5 @@
 """Imports every module that declares tables, so metadata is complete."""
+import sessions.documents.models  # noqa: F401
+import sessions.inquiry.models  # noqa: F401
 import sessions.models  # noqa: F401
+import voting.models  # noqa: F401

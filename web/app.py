@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     for table in discover_routes():
         app.router.add_routes(table)
+    app.router.add_get("/client/features", client_features)
     app.router.add_get("/", index_page)
     app.router.add_get("/join", index_page)
     if STATIC.is_dir():
@@ -92,3 +93,11 @@ async def index_page(request: web.Request) -> web.StreamResponse:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def client_features(request: web.Request) -> web.Response:
+    """The browser shell loads every feature module found here, so adding a
+    feature to the client is adding one file to static/js/features/."""
+    folder = STATIC / "js" / "features"
+    names = sorted(p.name for p in folder.glob("*.js")) if folder.is_dir() else []
+    return web.json_response([f"/static/js/features/{name}" for name in names])

@@ -1,0 +1,1 @@
+"""Synchronized paperless documents (电子阅文)."""

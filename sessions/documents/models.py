@@ -1,0 +1,1 @@
+"""Document tables (on sessions.models.Base)."""

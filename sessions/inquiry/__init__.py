@@ -1,0 +1,1 @@
+"""The live special inquiry (专题询问): topics, turns, the floor, timers."""

@@ -1,0 +1,1 @@
+"""Inquiry tables (on sessions.models.Base)."""

@@ -1,0 +1,1 @@
+"""Voting tables (on sessions.models.Base)."""
