@@ -1,0 +1,448 @@
+"""Load generator shared by both SFUs under test.
+
+Publisher
+    An aiortc ``RTCPeerConnection`` (``iceServers=[]``) sending VP8 at
+    640x360, 30 fps with the encoder bitrate pinned (default 1 Mbit/s), from
+    synthetic moving frames whose ``pict_type`` is reset (otherwise libvpx
+    would be asked for a keyframe every frame), plus Opus (a warbling tone,
+    so consecutive packets differ).  Audio-only publishers are used for the
+    "city-wide inquiry" workload.
+
+Lean subscribers
+    aiortc completes ICE and DTLS-SRTP; then the ICE socket's
+    ``datagram_received`` callback is replaced: RTP datagrams are counted and
+    dropped without decryption.  SRTP leaves the RTP header in clear, so the
+    callback reads SSRC, sequence number and payload type from the encrypted
+    datagram and keeps per-SSRC continuity (extended highest sequence,
+    received count, late/duplicate packets).  STUN, DTLS and SRTCP still go
+    to aiortc (consent freshness keeps working).
+
+Added latency (how it is measured, and why it is sound)
+    Both SFUs rewrite SSRC and sequence numbers per consumer and may add or
+    strip RTP header extensions, so headers cannot be matched to what the
+    publisher sent.  The RTP *payload*, however, is forwarded untouched by a
+    selective forwarding unit (VP8 payload descriptor + VP8 partition, or the
+    Opus frame).  So:
+
+    * the publisher hooks ``RTCDtlsTransport._send_rtp`` (plaintext RTP just
+      before SRTP protect and ``sendto``) and records
+      ``hash(payload) -> perf_counter()`` for every RTP packet it sends;
+    * each lean subscriber decrypts a deterministic sample of what it
+      receives (packets whose clear-text sequence number is a multiple of
+      ``sample_mod``; ~1-2% for large N) with its own SRTP session, strips the
+      RTP header (CSRCs, extension, padding) and looks the payload hash up;
+      the difference to the arrival time taken at the top of the socket
+      callback is one latency sample.
+
+    Publisher and subscribers live in the same process, so both timestamps
+    come from the same monotonic clock.  Payloads that occur twice at the
+    publisher (none expected: encoded video and a warbling tone) are marked
+    ambiguous and never matched.  The figure is publisher send hook ->
+    subscriber socket callback, i.e. the SFU's added delay plus two loopback
+    hops plus the load generator's own event-loop delay (identical for both
+    SFUs in a run, so compare the two rather than reading it as absolute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import aioice.ice
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs import vpx
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
+
+VIDEO_W, VIDEO_H, VIDEO_FPS = 640, 360, 30
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+AUDIO_PTIME = 0.020
+
+
+# --------------------------------------------------------------------------
+# process-wide patches (this process only: the load generator)
+# --------------------------------------------------------------------------
+def pin_host_address(addr: str) -> None:
+    """Make aioice gather exactly one host candidate: ``addr``."""
+
+    def _addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [addr] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = _addresses  # type: ignore[assignment]
+
+
+def pin_vp8_bitrate(bps: int) -> None:
+    """aiortc's VP8 encoder follows REMB; pin it for a steady offered load."""
+
+    def _get(self: Any) -> int:
+        return bps
+
+    def _set(self: Any, value: int) -> None:
+        return None
+
+    vpx.Vp8Encoder.target_bitrate = property(_get, _set)  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------
+# synthetic media
+# --------------------------------------------------------------------------
+class SyntheticVideo(MediaStreamTrack):
+    """Moving window over a noisy texture, 640x360 yuv420p at 30 fps."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(7)
+        # Smooth-ish random texture (so the encoder sees motion, not pure noise).
+        base = rng.integers(0, 256, size=(VIDEO_H // 4 + 64, VIDEO_W // 4 + 64), dtype=np.uint8)
+        tex = np.kron(base, np.ones((4, 4), dtype=np.uint8))
+        noise = rng.integers(0, 24, size=tex.shape, dtype=np.uint8)
+        self._tex = (tex // 2 + noise).astype(np.uint8)
+        self._uv = np.full((VIDEO_H // 2, VIDEO_W), 128, dtype=np.uint8)
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        else:
+            wait = self._start + self._n / VIDEO_FPS - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        n = self._n
+        self._n += 1
+        dx = (n * 3) % 256
+        dy = int(64 + 60 * math.sin(n / 20.0)) % 256
+        dy = min(dy, self._tex.shape[0] - VIDEO_H)
+        dx = min(dx, self._tex.shape[1] - VIDEO_W)
+        y = self._tex[dy : dy + VIDEO_H, dx : dx + VIDEO_W]
+        # a bright bar sweeping across makes every frame different
+        y = y.copy()
+        bar = (n * 8) % VIDEO_W
+        y[:, bar : bar + 16] = 235
+        img = np.concatenate([y, self._uv], axis=0)
+        frame = av.VideoFrame.from_ndarray(img, format="yuv420p")
+        frame.pict_type = av.video.frame.PictureType.NONE  # never ask for I
+        frame.pts = n * (VIDEO_CLOCK // VIDEO_FPS)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        return frame
+
+
+class ToneAudio(MediaStreamTrack):
+    """48 kHz mono s16 warbling tone + a little noise, 20 ms frames."""
+
+    kind = "audio"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._rng = np.random.default_rng(seed + 11)
+        self._n = 0
+        self._start: float | None = None
+        self._phase = 0.0
+        self._base = 330.0 + 110.0 * seed
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        else:
+            wait = self._start + self._n * AUDIO_PTIME - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        n = self._n
+        self._n += 1
+        freq = self._base + 80.0 * math.sin(n / 13.0)
+        t = np.arange(self._samples) / AUDIO_RATE
+        wave = np.sin(self._phase + 2 * math.pi * freq * t) * 6000 + self._rng.normal(0, 300, self._samples)
+        self._phase = (self._phase + 2 * math.pi * freq * self._samples / AUDIO_RATE) % (2 * math.pi)
+        frame = av.AudioFrame.from_ndarray(wave.astype(np.int16).reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = n * self._samples
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return frame
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def rtp_payload(pkt: bytes) -> bytes | None:
+    """Payload of a plaintext RTP packet (after CSRCs, extension, padding)."""
+    if len(pkt) < 12:
+        return None
+    b0 = pkt[0]
+    off = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if len(pkt) < off + 4:
+            return None
+        off += 4 + 4 * int.from_bytes(pkt[off + 2 : off + 4], "big")
+    end = len(pkt)
+    if b0 & 0x20:
+        end -= pkt[-1]
+    if off > end:
+        return None
+    return pkt[off:end]
+
+
+def _is_rtcp(second_byte: int) -> bool:
+    return 192 <= second_byte <= 223
+
+
+class LatencyProbe:
+    """Publisher send times by payload hash; subscribers add samples."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, float] = {}
+        self.ambiguous = 0
+        self.active = False
+        self.samples: list[float] = []
+        self.unmatched = 0
+
+    def record_send(self, payload: bytes, t: float) -> None:
+        k = hash(payload)
+        if k in self.sent:
+            self.sent[k] = -1.0
+            self.ambiguous += 1
+        else:
+            self.sent[k] = t
+
+    def match(self, payload: bytes, t_arrival: float) -> None:
+        if not self.active:
+            return
+        t0 = self.sent.get(hash(payload))
+        if t0 is None or t0 < 0:
+            self.unmatched += 1
+            return
+        self.samples.append(t_arrival - t0)
+
+    def reset_window(self) -> None:
+        self.samples = []
+        self.unmatched = 0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    idx = min(len(v) - 1, max(0, int(math.ceil(q / 100.0 * len(v))) - 1))
+    return v[idx]
+
+
+async def _wait_state(pc: RTCPeerConnection, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while pc.connectionState != "connected":
+        if pc.connectionState in ("failed", "closed"):
+            raise ConnectionError(f"peer connection {pc.connectionState}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"peer connection stuck in {pc.connectionState}")
+        await asyncio.sleep(0.05)
+
+
+def _config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])
+
+
+# --------------------------------------------------------------------------
+# publisher
+# --------------------------------------------------------------------------
+class Publisher:
+    def __init__(self, name: str, *, video: bool = True, audio: bool = True, probe: LatencyProbe | None = None, seed: int = 0):
+        self.name = name
+        self.pc = RTCPeerConnection(_config())
+        self.probe = probe
+        self.tracks: list[MediaStreamTrack] = []
+        if video:
+            self.tracks.append(SyntheticVideo())
+        if audio:
+            self.tracks.append(ToneAudio(seed))
+        self.sent_rtp = 0
+        self._hooked = False
+
+    async def offer(self) -> str:
+        for t in self.tracks:
+            self.pc.addTransceiver(t, direction="sendonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self._hook_send()
+        return self.pc.localDescription.sdp
+
+    def _hook_send(self) -> None:
+        if self._hooked:
+            return
+        self._hooked = True
+        dtls = self.pc.getSenders()[0].transport
+        orig = dtls._send_rtp
+        probe = self.probe
+        pub = self
+
+        async def send_rtp(data: bytes) -> None:
+            if len(data) > 1 and not _is_rtcp(data[1]):
+                pub.sent_rtp += 1
+                if probe is not None:
+                    payload = rtp_payload(data)
+                    if payload:
+                        probe.record_send(payload, time.perf_counter())
+            await orig(data)
+
+        dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+
+    async def accept(self, answer_sdp: str, timeout: float = 20) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+        await _wait_state(self.pc, timeout)
+
+    async def close(self) -> None:
+        for t in self.tracks:
+            t.stop()
+        await self.pc.close()
+
+
+# --------------------------------------------------------------------------
+# lean subscriber
+# --------------------------------------------------------------------------
+@dataclass
+class StreamStat:
+    kind: str
+    count: int = 0
+    bytes: int = 0
+    last_seq: int = -1
+    ext_max: int = 0  # extended highest sequence number relative to first
+    late: int = 0  # duplicates / reordered / older than highest
+
+
+@dataclass
+class SubSnapshot:
+    rtp: int
+    by_kind: dict[str, int]
+    expected: dict[int, int]
+    received: dict[int, int]
+    late: int
+
+
+@dataclass
+class LeanSubscriber:
+    name: str
+    probe: LatencyProbe | None = None
+    sample_mod: int = 64
+    pc: RTCPeerConnection = field(default_factory=lambda: RTCPeerConnection(_config()))
+    streams: dict[int, StreamStat] = field(default_factory=dict)
+    rtp: int = 0
+    rtcp: int = 0
+    decrypt_errors: int = 0
+    _pt_kind: dict[int, str] = field(default_factory=dict)
+    _srtp: Any = None
+
+    async def answer_offer(self, offer_sdp: str) -> str:
+        desc = SessionDescription.parse(offer_sdp)
+        for m in desc.media:
+            for c in m.rtp.codecs:
+                name = c.mimeType.split("/")[-1].lower()
+                self._pt_kind[c.payloadType] = "rtx" if name == "rtx" else m.kind
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def wait_connected(self, timeout: float = 30) -> None:
+        await _wait_state(self.pc, timeout)
+        self._install_hook()
+
+    def _install_hook(self) -> None:
+        dtls = self.pc.getTransceivers()[0].receiver.transport
+        self._srtp = dtls._rx_srtp
+        conn = dtls.transport._connection  # aioice.Connection
+        for proto in list(conn._protocols):
+            try:
+                proto.transport.get_extra_info("socket").setsockopt(
+                    __import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 1 << 20
+                )
+            except Exception:
+                pass
+            proto.datagram_received = self._make_cb(proto.datagram_received)  # type: ignore[method-assign]
+
+    def _make_cb(self, orig: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        streams = self.streams
+        pt_kind = self._pt_kind
+        probe = self.probe
+        mod = self.sample_mod
+        perf = time.perf_counter
+
+        def cb(data: bytes, addr: Any) -> None:
+            b0 = data[0]
+            if 127 < b0 < 192 and len(data) >= 12:
+                b1 = data[1]
+                if 192 <= b1 <= 223:
+                    self.rtcp += 1
+                    return  # drop SRTCP (sender reports) as well: lean
+                t = perf()
+                self.rtp += 1
+                seq = (data[2] << 8) | data[3]
+                ssrc = int.from_bytes(data[8:12], "big")
+                st = streams.get(ssrc)
+                if st is None:
+                    st = streams[ssrc] = StreamStat(pt_kind.get(b1 & 0x7F, "?"))
+                    st.last_seq = seq
+                else:
+                    d = (seq - st.last_seq) & 0xFFFF
+                    if 0 < d < 0x8000:
+                        st.ext_max += d
+                        st.last_seq = seq
+                    else:
+                        st.late += 1
+                st.count += 1
+                st.bytes += len(data)
+                if probe is not None and probe.active and seq % mod == 0:
+                    try:
+                        plain = self._srtp.unprotect(data)
+                    except Exception:
+                        self.decrypt_errors += 1
+                        return
+                    payload = rtp_payload(plain)
+                    if payload:
+                        probe.match(payload, t)
+                return
+            orig(data, addr)
+
+        return cb
+
+    def snapshot(self) -> SubSnapshot:
+        by_kind: dict[str, int] = {}
+        for st in self.streams.values():
+            by_kind[st.kind] = by_kind.get(st.kind, 0) + st.count
+        return SubSnapshot(
+            rtp=self.rtp,
+            by_kind=by_kind,
+            expected={s: st.ext_max for s, st in self.streams.items()},
+            received={s: st.count for s, st in self.streams.items()},
+            late=sum(st.late for st in self.streams.values()),
+        )
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+def window_delta(a: SubSnapshot, b: SubSnapshot) -> dict[str, Any]:
+    """Per-subscriber figures between two snapshots."""
+    got = b.rtp - a.rtp
+    by_kind = {k: b.by_kind.get(k, 0) - a.by_kind.get(k, 0) for k in b.by_kind}
+    lost = 0
+    expected = 0
+    for ssrc, e1 in b.expected.items():
+        if by_kind and ssrc not in a.expected:
+            # stream appeared during the window: count from its first packet
+            e0, r0 = -1, 0
+        else:
+            e0, r0 = a.expected.get(ssrc, 0), a.received.get(ssrc, 0)
+        exp = e1 - e0
+        rec = b.received[ssrc] - r0
+        expected += exp
+        lost += max(0, exp - rec)
+    return {"rtp": got, "by_kind": by_kind, "expected": expected, "lost": lost, "late": b.late - a.late}

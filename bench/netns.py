@@ -1,0 +1,97 @@
+"""Private network namespace for the SFU benchmark.
+
+Janus 1.1 (libnice) never gathers ICE candidates on loopback interfaces and
+pins its sockets to the candidate's interface, so on a machine where the only
+allowed traffic is loopback it cannot do ICE on ``lo``.  The benchmark
+therefore re-executes itself under ``unshare --net`` (as root) and builds a
+private layout that never touches the host's network:
+
+* ``lo`` up (127.0.0.1: HTTP signalling for Janus and for Plenary's server);
+* a veth pair ``bv0``/``bv1`` created *inside* the namespace, with
+  127.0.0.2/32 (server media: Janus ``ice_enforce_list``) and 127.0.0.3/32
+  (the aiortc load generator's only ICE candidate) on ``bv0``.
+
+Everything stays inside 127.0.0.0/8 in a namespace we created ourselves; the
+namespace disappears when the benchmark's processes exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+ENV_FLAG = "PLENARY_BENCH_NETNS"
+SERVER_MEDIA_ADDR = "127.0.0.2"
+PEER_ADDR = "127.0.0.3"
+HTTP_ADDR = "127.0.0.1"
+VETH = "bv0"
+VETH_PEER = "bv1"
+
+
+def in_private_netns() -> bool:
+    return os.environ.get(ENV_FLAG) == "1"
+
+
+def reexec_in_netns(argv: list[str] | None = None) -> None:
+    """Replace this process by itself running under ``unshare --net``.
+
+    Returns only if we already run inside the namespace.
+    """
+    if in_private_netns():
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root for `unshare --net` (private network namespace)")
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        sys.exit("bench: `unshare` (util-linux) not found")
+    env = dict(os.environ)
+    env[ENV_FLAG] = "1"
+    args = argv if argv is not None else sys.argv
+    os.execve(unshare, [unshare, "--net", "--", sys.executable, *args], env)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, timeout=10)
+
+
+def setup_netns() -> None:
+    """Configure lo and the veth pair. Must run inside the private namespace."""
+    if not in_private_netns():
+        raise RuntimeError("refusing to touch interfaces outside the private namespace")
+    # Safety: a fresh namespace has only `lo`. If we see anything else we are
+    # not where we think we are.
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], check=True, capture_output=True, text=True, timeout=10
+    ).stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if line.strip()}
+    if names - {"lo", VETH, VETH_PEER}:
+        raise RuntimeError(f"unexpected interfaces in namespace: {sorted(names)}")
+    _ip("link", "set", "lo", "up")
+    if VETH not in names:
+        _ip("link", "add", VETH, "type", "veth", "peer", "name", VETH_PEER)
+        _ip("addr", "add", f"{SERVER_MEDIA_ADDR}/32", "dev", VETH)
+        _ip("addr", "add", f"{PEER_ADDR}/32", "dev", VETH)
+        _ip("link", "set", VETH, "up")
+        _ip("link", "set", VETH_PEER, "up")
+    # IPv6 off in the namespace (Janus is configured without IPv6 as well).
+    for path in ("/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"):
+        try:
+            with open(path, "w") as fh:
+                fh.write("1")
+        except OSError:
+            pass
+
+
+def udp_counters() -> dict[str, int]:
+    """Kernel UDP counters of this namespace (/proc/net/snmp)."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/net/snmp") as fh:
+            lines = [line.split() for line in fh if line.startswith("Udp:")]
+        if len(lines) >= 2:
+            out = {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:])}
+    except OSError:
+        pass
+    return out

@@ -1,0 +1,419 @@
+"""SFU benchmark for issue 3: Plenary's MediaService vs Janus 1.1 VideoRoom.
+
+Both SFUs are driven by the same load generator (bench/loadgen.py) in the
+same run, inside a private network namespace (bench/netns.py; the script
+re-executes itself under ``unshare --net``, so it needs root).
+
+Workloads
+  fanout N   one publisher (VP8 640x360 30 fps pinned ~1 Mbit/s + Opus),
+             N lean subscribers each receiving both tracks;
+  inquiry    the "city-wide inquiry": one video-only publisher and three
+             audio-only publishers, 110 subscribers each receiving all four.
+
+Figures (per SFU, over a ``--seconds`` window after warm-up)
+  µs/pkt     server process CPU (user+system, all threads, plus any child
+             processes) / RTP packets all subscribers received;
+  pkt/s/core 1e6 / µs/pkt;
+  cpu%       server CPU share of one core over the window;
+  loss       per subscriber & SSRC: (extended highest seq span) - received,
+             summed; "late" counts duplicates/reordered;
+  lat p50/p99  publisher send hook -> subscriber socket callback, matched by
+             payload hash on a decrypted sample (see loadgen.py docstring).
+
+Usage (from the repo root, as root):
+  .venv/bin/python bench/sfu.py --n 1,10,40 --seconds 5
+  .venv/bin/python bench/sfu.py --n 1,10,40,80,110 --seconds 10 --inquiry
+  .venv/bin/python bench/sfu.py --servers janus --n 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import netns  # noqa: E402
+
+# Everything below imports lazily after the namespace exists.
+
+
+def machine_info() -> dict[str, Any]:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import psutil
+
+    return {
+        "cpu_model": model,
+        "cores_logical": os.cpu_count(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def tree_cpu(pid: int) -> float:
+    """user+system seconds of ``pid`` (all threads) and its live children."""
+    import psutil
+
+    total = 0.0
+    try:
+        p = psutil.Process(pid)
+        procs = [p] + p.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    for q in procs:
+        try:
+            t = q.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def tree_cpu_split(pid: int) -> tuple[float, float]:
+    import psutil
+
+    u = s = 0.0
+    try:
+        p = psutil.Process(pid)
+        procs = [p] + p.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0, 0.0
+    for q in procs:
+        try:
+            t = q.cpu_times()
+            u += t.user
+            s += t.system
+        except psutil.NoSuchProcess:
+            pass
+    return u, s
+
+
+def make_server(kind: str, args: argparse.Namespace) -> Any:
+    if kind == "janus":
+        from janus_peer import JanusServer
+
+        return JanusServer(event_loops=args.janus_event_loops or os.cpu_count())
+    if kind == "plenary":
+        from plenary_peer import PlenaryServer
+
+        return PlenaryServer(port=args.plenary_port)
+    raise ValueError(kind)
+
+
+def plenary_available() -> tuple[bool, str]:
+    try:
+        import importlib
+
+        mod = importlib.import_module("media.service")
+        getattr(mod, "MediaService")
+        return True, ""
+    except Exception as exc:  # pragma: no cover - depends on the colleague's work
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    import loadgen
+    from janus_peer import check_sockets
+
+    res: dict[str, Any] = {"server": kind, "workload": workload, "n": n, "ok": False}
+    server = make_server(kind, args)
+    probe = loadgen.LatencyProbe()
+    pubs: list[loadgen.Publisher] = []
+    subs: list[loadgen.LeanSubscriber] = []
+    try:
+        await asyncio.wait_for(server.start(), 40)
+        res["server_info"] = server.extra_stats()
+        # publishers
+        if workload == "fanout":
+            pubs = [loadgen.Publisher("pub-video", video=True, audio=True, probe=probe)]
+        else:
+            pubs = [loadgen.Publisher("pub-video", video=True, audio=False, probe=probe)] + [
+                loadgen.Publisher(f"pub-audio{i}", video=False, audio=True, probe=probe, seed=i + 1) for i in range(3)
+            ]
+        for p in pubs:
+            offer = await p.offer()
+            answer = await asyncio.wait_for(server.publish(p.name, offer), 30)
+            await p.accept(answer)
+        pub_names = [p.name for p in pubs]
+        await asyncio.sleep(1.0)
+        # subscribers (bounded concurrency)
+        mod = 1 if n <= 2 else (8 if n <= 10 else 64)
+        res["latency_sample_mod"] = mod
+        subs = [loadgen.LeanSubscriber(f"sub{i:03d}", probe=probe, sample_mod=mod) for i in range(n)]
+        sem = asyncio.Semaphore(args.join_concurrency)
+
+        async def add(s: loadgen.LeanSubscriber) -> None:
+            async with sem:
+                offer = await server.subscribe(s.name, pub_names)
+                answer = await s.answer_offer(offer)
+                await server.answer(s.name, answer)
+                await s.wait_connected(30)
+
+        t_join = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(add(s) for s in subs)), args.join_timeout)
+        res["join_s"] = round(time.monotonic() - t_join, 2)
+        await asyncio.sleep(args.warmup)
+        ok_sock, sock_info = check_sockets(server.pid)
+        res["sockets_loopback_only"] = ok_sock
+        res["sockets"] = sock_info if not ok_sock else len(sock_info)
+        # ---- measurement window ----
+        import psutil
+
+        psutil.cpu_percent(None)
+        udp0 = netns.udp_counters()
+        snaps0 = [s.snapshot() for s in subs]
+        pub_sent0 = sum(p.sent_rtp for p in pubs)
+        self0 = psutil.Process().cpu_times()
+        u0, s0 = tree_cpu_split(server.pid)
+        t0 = time.monotonic()
+        probe.reset_window()
+        probe.active = True
+        await asyncio.sleep(args.seconds)
+        probe.active = False
+        t1 = time.monotonic()
+        u1, s1 = tree_cpu_split(server.pid)
+        self1 = psutil.Process().cpu_times()
+        snaps1 = [s.snapshot() for s in subs]
+        pub_sent1 = sum(p.sent_rtp for p in pubs)
+        udp1 = netns.udp_counters()
+        sys_busy = psutil.cpu_percent(None)
+        # ---- figures ----
+        dt = t1 - t0
+        cpu = (u1 - u0) + (s1 - s0)
+        per_sub = [loadgen.window_delta(a, b) for a, b in zip(snaps0, snaps1)]
+        pkts = sum(d["rtp"] for d in per_sub)
+        expected = sum(d["expected"] for d in per_sub)
+        lost = sum(d["lost"] for d in per_sub)
+        late = sum(d["late"] for d in per_sub)
+        kinds: dict[str, int] = {}
+        for d in per_sub:
+            for k, v in d["by_kind"].items():
+                kinds[k] = kinds.get(k, 0) + v
+        pub_pps = (pub_sent1 - pub_sent0) / dt
+        starved = sum(1 for d in per_sub if d["rtp"] == 0)
+        res.update(
+            ok=True,
+            window_s=round(dt, 2),
+            server_cpu_s=round(cpu, 3),
+            server_user_s=round(u1 - u0, 3),
+            server_sys_s=round(s1 - s0, 3),
+            cpu_core_share=cpu / dt,
+            pkts=pkts,
+            pkts_per_s=pkts / dt,
+            pub_pps=pub_pps,
+            expected_pps_all=pub_pps * n,
+            us_per_pkt=(cpu / pkts * 1e6) if pkts else None,
+            pkts_per_s_per_core=(pkts / cpu) if cpu > 0 else None,
+            kinds_per_s={k: round(v / dt / max(n, 1), 1) for k, v in kinds.items()},
+            lost=lost,
+            expected=expected,
+            loss_pct=(100.0 * lost / expected) if expected else None,
+            late=late,
+            starved_subscribers=starved,
+            lat_samples=len(probe.samples),
+            lat_unmatched=probe.unmatched,
+            lat_p50_ms=(loadgen.percentile(probe.samples, 50) or 0) * 1e3 if probe.samples else None,
+            lat_p99_ms=(loadgen.percentile(probe.samples, 99) or 0) * 1e3 if probe.samples else None,
+            decrypt_errors=sum(s.decrypt_errors for s in subs),
+            udp_rcvbuf_errors=udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
+            udp_in_errors=udp1.get("InErrors", 0) - udp0.get("InErrors", 0),
+            loadgen_cpu_share=((self1.user - self0.user) + (self1.system - self0.system)) / dt,
+            system_busy_pct=sys_busy,
+        )
+        if kind == "plenary" and hasattr(server, "fetch_stats"):
+            await server.fetch_stats()
+            res["server_info"] = server.extra_stats()
+    except Exception as exc:
+        res["error"] = f"{type(exc).__name__}: {exc}"
+        res["traceback"] = traceback.format_exc()
+        try:
+            res["server_log_tail"] = server.log_tail()
+        except Exception:
+            pass
+    finally:
+        for s in subs:
+            try:
+                await asyncio.wait_for(s.close(), 5)
+            except Exception:
+                pass
+        for p in pubs:
+            try:
+                await asyncio.wait_for(p.close(), 5)
+            except Exception:
+                pass
+        try:
+            await asyncio.wait_for(server.stop(), 30)
+        except Exception as exc:
+            res.setdefault("stop_error", repr(exc))
+    return res
+
+
+def _f(v: Any, fmt: str) -> str:
+    if v is None:
+        return "-"
+    try:
+        return format(v, fmt)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    hdr = (
+        f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
+        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'lg cpu%':>7} {'sys%':>5}"
+    )
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        if not r.get("ok"):
+            print(f"{r['workload']:<9} {r['n']:>4} {r['server']:<8} FAILED: {r.get('error', '?')}")
+            continue
+        print(
+            f"{r['workload']:<9} {r['n']:>4} {r['server']:<8} {_f(r['us_per_pkt'], '7.1f')} "
+            f"{_f(r['pkts_per_s_per_core'], '10.0f')} {_f(100 * r['cpu_core_share'], '9.1f')} "
+            f"{_f(r['pkts_per_s'], '9.0f')} {_f(r['expected_pps_all'], '9.0f')} {_f(r['loss_pct'], '6.2f')} {r['late']:>5} "
+            f"{_f(r['lat_p50_ms'], '6.2f') + 'ms':>8} {_f(r['lat_p99_ms'], '6.2f') + 'ms':>8} {r['lat_samples']:>7} "
+            f"{_f(100 * r['loadgen_cpu_share'], '7.1f')} {_f(r['system_busy_pct'], '5.0f')}"
+        )
+
+
+def print_ratios(results: list[dict[str, Any]]) -> None:
+    by = {(r["workload"], r["n"], r["server"]): r for r in results if r.get("ok")}
+    keys = sorted({(w, n) for (w, n, _) in by}, key=lambda k: (k[0] != "fanout", k[1]))
+    lines = []
+    for w, n in keys:
+        p, j = by.get((w, n, "plenary")), by.get((w, n, "janus"))
+        if p and j and p["us_per_pkt"] and j["us_per_pkt"]:
+            lines.append(
+                f"{w:<9} N={n:<4} Plenary/Janus µs/pkt = {p['us_per_pkt'] / j['us_per_pkt']:.2f}x"
+                f"   (Plenary {p['us_per_pkt']:.1f} µs, Janus {j['us_per_pkt']:.1f} µs)"
+            )
+    if lines:
+        print("\nRatios (same run, same load generator):")
+        for line in lines:
+            print("  " + line)
+    inq = [r for r in results if r.get("ok") and r["workload"] == "inquiry"]
+    if inq:
+        print("\nCity-wide inquiry (1 video ~1 Mbit/s + 3 audio publishers, 110 subscribers x 4 tracks):")
+        for r in inq:
+            share = r["cpu_core_share"]
+            verdict = "< 1 core: OK" if share < 1.0 else ">= 1 core: over budget"
+            print(
+                f"  {r['server']:<8} CPU = {100 * share:.1f}% of one core ({verdict}); "
+                f"{r['pkts_per_s']:.0f} pkt/s delivered, loss {_f(r['loss_pct'], '.2f')}%"
+            )
+
+
+async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    servers = [s for s in args.servers.split(",") if s]
+    if "plenary" in servers:
+        ok, why = plenary_available()
+        if not ok:
+            print(f"!! Plenary MediaService not importable ({why}); skipping the Plenary half", flush=True)
+            servers = [s for s in servers if s != "plenary"]
+    cases: list[tuple[str, int]] = [("fanout", n) for n in args.n]
+    if args.inquiry:
+        cases.append(("inquiry", args.inquiry_n))
+    for workload, n in cases:
+        for kind in servers:
+            print(f"-- {workload} N={n} {kind} ...", flush=True)
+            r = await run_case(kind, workload, n, args)
+            results.append(r)
+            if r.get("ok"):
+                print(
+                    f"   µs/pkt={_f(r['us_per_pkt'], '.1f')} cpu={100 * r['cpu_core_share']:.1f}% "
+                    f"rx={r['pkts_per_s']:.0f}/s (pub {r['pub_pps']:.0f}/s x N={n}) loss={_f(r['loss_pct'], '.2f')}% "
+                    f"lat p50/p99={_f(r['lat_p50_ms'], '.2f')}/{_f(r['lat_p99_ms'], '.2f')} ms "
+                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']}",
+                    flush=True,
+                )
+            else:
+                print(f"   FAILED: {r.get('error')}\n{r.get('traceback', '')}\n{r.get('server_log_tail', '')[-1500:]}", flush=True)
+            await asyncio.sleep(1.0)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", default="1,10,40,80,110", help="subscriber counts, e.g. 1,10,40")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds after the last subscriber connected")
+    ap.add_argument("--servers", default="plenary,janus")
+    ap.add_argument("--inquiry", action="store_true", help="also run the city-wide inquiry workload")
+    ap.add_argument("--inquiry-n", type=int, default=110)
+    ap.add_argument("--bitrate", type=int, default=1_000_000, help="pinned VP8 bitrate")
+    ap.add_argument("--janus-event-loops", type=int, default=0, help="default: core count")
+    ap.add_argument("--plenary-port", type=int, default=8765)
+    ap.add_argument("--join-concurrency", type=int, default=8)
+    ap.add_argument("--join-timeout", type=float, default=120)
+    ap.add_argument("--max-minutes", type=float, default=30, help="hard stop for the whole run")
+    ap.add_argument("--json", default="", help="also write results as JSON to this path")
+    args = ap.parse_args()
+    args.n = [int(x) for x in args.n.split(",") if x.strip()]
+
+    netns.reexec_in_netns()
+    netns.setup_netns()
+
+    # Hard stop: the whole run ends by itself.
+    def _timeout(*_: Any) -> None:
+        print("!! --max-minutes reached, aborting", flush=True)
+        os._exit(3)
+
+    signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(int(args.max_minutes * 60))
+
+    import loadgen
+
+    loadgen.pin_host_address(netns.PEER_ADDR)
+    loadgen.pin_vp8_bitrate(args.bitrate)
+
+    info = machine_info()
+    print("=" * 100)
+    print(f"Machine: {info['cpu_model']} | {info['cores_logical']} logical cores ({info['cores_physical']} physical) | "
+          f"kernel {info['kernel']} | Python {info['python']} | {info['mem_gb']} GiB")
+    print(f"Workload: VP8 640x360 30fps pinned {args.bitrate / 1e6:.2f} Mbit/s + Opus; window {args.seconds}s; "
+          f"N={args.n}; inquiry={'yes' if args.inquiry else 'no'}; servers={args.servers}")
+    print("Network: private netns; server media 127.0.0.2, peers 127.0.0.3, HTTP 127.0.0.1")
+    print("=" * 100, flush=True)
+
+    results = asyncio.run(amain(args))
+    print()
+    print("=" * 100)
+    print(f"Machine: {info['cpu_model']} | {info['cores_logical']} cores | kernel {info['kernel']}")
+    print_table(results)
+    print_ratios(results)
+    print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
+          "lat = publisher send hook -> subscriber socket (same clock, payload-hash match);\n"
+          "lg cpu% = load generator process; sys% = whole machine busy during window.")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"machine": info, "args": {k: v for k, v in vars(args).items()}, "results": results}, fh, indent=1, default=str)
+    signal.alarm(0)
+
+
+if __name__ == "__main__":
+    main()
