@@ -1,0 +1,144 @@
+"""Every use of aiortc/aioice private names lives here, and nowhere else.
+
+aiortc offers no public way to get at encoded RTP packets or to send raw
+ones (aiortc issue 449), so the SFU reaches below its receivers and senders.
+These names are private and move between releases: aiortc is pinned in
+pyproject.toml and tests/media/test_aiortc_hooks.py fails loudly if any of
+them disappears.  If you upgrade aiortc, fix this module first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+from aiortc import sdp as aiortc_sdp
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+
+RtpHandler = Callable[[bytes, int], Awaitable[None]]
+RtcpHandler = Callable[[bytes], Awaitable[None]]
+SendFn = Callable[[bytes], None]
+
+# Names this module depends on, checked by the hook test.
+REQUIRED_DTLS_ATTRS = ("_handle_rtp_data", "_handle_rtcp_data", "_tx_srtp", "_send_rtp", "_transport")
+REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated",)
+REQUIRED_SENDER_ATTRS = ("_ssrc", "_rtx_ssrc", "_stream_id", "_send_rtcp")
+REQUIRED_TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
+
+
+# --- loopback candidates -------------------------------------------------
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses_with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses = _original_get_host_addresses(use_ipv4, use_ipv6)
+    if use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.append("127.0.0.1")
+    return addresses
+
+
+def enable_loopback_candidates() -> None:
+    """Make aioice gather 127.0.0.1 host candidates (it leaves them out).
+
+    Process-wide and idempotent: needed when the SFU and its peers only share
+    the loopback interface (tests, single-host demos)."""
+    aioice.ice.get_host_addresses = _get_host_addresses_with_loopback
+
+
+def disable_loopback_candidates() -> None:
+    aioice.ice.get_host_addresses = _original_get_host_addresses
+
+
+def loopback_candidates_enabled() -> bool:
+    return aioice.ice.get_host_addresses is _get_host_addresses_with_loopback
+
+
+# --- DTLS transport: where decrypted packets arrive ------------------------
+
+def install_rtp_handler(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
+    """Route every decrypted RTP packet of this transport to `handler`
+    (data, arrival_time_ms) instead of aiortc's receivers, so nothing is
+    parsed into RtpPacket objects, jitter-buffered or decoded."""
+    dtls._handle_rtp_data = handler  # type: ignore[method-assign]
+
+
+def install_rtcp_handler(dtls: RTCDtlsTransport, handler: RtcpHandler) -> None:
+    """Route every decrypted RTCP compound packet to `handler` instead of
+    aiortc's senders/receivers (which would answer NACK/PLI from an empty
+    history and set a keyframe flag on an encoder that does not exist)."""
+    dtls._handle_rtcp_data = handler  # type: ignore[method-assign]
+
+
+def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
+    """Return synchronous (send_rtp, send_rtcp) functions for a connected
+    transport: protect with its SRTP session, sendto on the nominated ICE pair.
+
+    Skips aiortc's `_send_rtp` coroutine (and its await chain) on the hot
+    path.  Returns None if the transport is not connected yet."""
+    srtp = dtls._tx_srtp
+    if srtp is None or dtls.state != "connected":
+        return None
+    nominated: dict[int, Any] = dtls._transport._connection._nominated
+    protect = srtp.protect
+    protect_rtcp = srtp.protect_rtcp
+
+    def send_rtp(data: bytes) -> None:
+        pair = nominated.get(1)
+        if pair is not None:
+            pair.protocol.transport.sendto(protect(data), pair.remote_addr)
+
+    def send_rtcp(data: bytes) -> None:
+        pair = nominated.get(1)
+        if pair is not None:
+            pair.protocol.transport.sendto(protect_rtcp(data), pair.remote_addr)
+
+    return send_rtp, send_rtcp
+
+
+# --- senders / transceivers -------------------------------------------------
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """The (media, rtx) SSRCs aiortc put in the SDP for this sender."""
+    return sender._ssrc, sender._rtx_ssrc
+
+
+def set_sender_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """Set the msid stream id: browsers only lip-sync tracks of one stream,
+    so all of a participant's forwarded tracks share their participant id."""
+    sender._stream_id = stream_id
+
+
+def silence_sender_rtcp(sender: RTCRtpSender) -> None:
+    """Stop aiortc's own SR/SDES/BYE for this sender: it would report zero
+    packet counts for an SSRC the SFU feeds directly; the SFU sends true SRs."""
+
+    async def _drop(packets: list[Any]) -> None:
+        return None
+
+    sender._send_rtcp = _drop  # type: ignore[method-assign]
+
+
+def transceiver_codecs(t: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """Codecs negotiated for the transceiver (offer/answer result)."""
+    return list(t._codecs)
+
+
+def transceiver_header_extensions(t: RTCRtpTransceiver) -> list[RTCRtpHeaderExtensionParameters]:
+    return list(t._headerExtensions)
+
+
+def pc_dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
+    """The (bundled) DTLS transport of a peer connection: public via
+    transceiver.receiver.transport; kept here so callers need not care."""
+    for t in pc.getTransceivers():
+        return t.receiver.transport
+    return None
+
+
+def parse_sdp(text: str) -> aiortc_sdp.SessionDescription:
+    """aiortc's SDP parser (module is not part of its documented API)."""
+    return aiortc_sdp.SessionDescription.parse(text)

@@ -1,0 +1,249 @@
+"""A Consumer is one producer's stream forwarded to one subscriber.
+
+It owns the per-subscriber rewriting (SSRC, payload type, sequence number,
+timestamp) so that whatever happens upstream — waiting for a keyframe,
+pause/resume, floor control muting, the transceiver being recycled for
+another source — the subscriber sees one continuous RTP stream."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import rtcp
+from .rtp_parse import SEQ_TS_SSRC, U16
+
+if TYPE_CHECKING:
+    from .producer import Producer
+
+SendFn = Callable[[bytes], None]
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        id: str,
+        producer: Producer,
+        participant_id: str,
+        mid: str,
+        ssrc: int,
+        rtx_ssrc: int,
+        continue_from: Consumer | None = None,
+    ) -> None:
+        self.id = id
+        self.producer = producer
+        self.participant_id = participant_id  # the subscriber
+        self.mid = mid
+        self.kind = producer.kind
+        self.ssrc = ssrc
+        self.rtx_ssrc = rtx_ssrc
+        # Negotiated with the subscriber; set by configure() after the answer.
+        self.pt = 0
+        self.rtx_pt: int | None = None
+        self.nack_enabled = False
+        self._configured = False
+        self.closed = False
+        self.paused = False
+        # Sending is possible only once negotiated and the DTLS is connected.
+        self._send: SendFn | None = None
+        self.rtcp_out: SendFn | None = None
+        self.rtcp_ssrc = 0
+        # Test hook: return True to drop the packet with this output seq.
+        self.drop_hook: Callable[[int], bool] | None = None
+
+        self.waiting_keyframe = False
+        self._need_sync = True
+        self.seq_off = 0
+        self.ts_off = 0
+        if continue_from is not None and continue_from.last_seq >= 0:
+            # Same SSRC on a recycled transceiver: continue its numbering.
+            self.last_seq = continue_from.last_seq
+            self.last_ts = continue_from.last_ts
+            self.last_ms = continue_from.last_ms
+            self.rtx_seq = continue_from.rtx_seq
+        else:
+            self.last_seq = -1
+            self.last_ts = random.getrandbits(32)
+            self.last_ms = 0
+            self.rtx_seq = random.getrandbits(15)
+        self.sync_seq = 0  # first output seq since the last resync
+
+        # counters
+        self.packets = 0
+        self.octets = 0
+        self.dropped = 0
+        self.retransmissions = 0
+        self.nacks_received = 0
+        self.plis_received = 0
+        self.remb_bps: int | None = None
+        self.remb_mono = 0.0
+        self.fraction_lost = 0
+
+    # -- lifecycle ----------------------------------------------------------
+    def configure(self, pt: int, rtx_pt: int | None, nack: bool) -> None:
+        self.pt = pt
+        self.rtx_pt = rtx_pt
+        self.nack_enabled = nack
+        self._configured = True
+
+    @property
+    def active(self) -> bool:
+        return self._send is not None and not self.paused and not self.closed
+
+    def set_sender(self, send_rtp: SendFn | None, send_rtcp: SendFn | None, rtcp_ssrc: int) -> None:
+        """Enable sending (transport connected and answer applied) or stop it."""
+        was_active = self.active
+        self._send = send_rtp if self._configured else None
+        self.rtcp_out = send_rtcp
+        self.rtcp_ssrc = rtcp_ssrc
+        if self.active and not was_active:
+            self._start_sync()
+
+    def pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self._set_waiting(False)
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.active:
+                self._start_sync()
+
+    def resync(self) -> None:
+        """Upstream discontinuity (floor regained, source switched): start a
+        fresh segment that continues this consumer's numbering."""
+        if self.active:
+            self._start_sync()
+
+    def _start_sync(self) -> None:
+        self._need_sync = True
+        if self.kind == "video":
+            # A decoder cannot start mid-GOP: hold until a keyframe arrives.
+            self._set_waiting(True)
+            self.producer.request_keyframe()
+
+    def _set_waiting(self, waiting: bool) -> None:
+        if waiting != self.waiting_keyframe:
+            self.waiting_keyframe = waiting
+            self.producer.waiting_keyframe += 1 if waiting else -1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._set_waiting(False)
+        self.closed = True
+        self._send = None
+        self.rtcp_out = None
+        self.producer._detach(self)
+
+    # -- hot path -----------------------------------------------------------
+    def forward(
+        self, buf: bytearray, marker: int, seq: int, ts: int, plen: int, keyframe: bool, now_ms: int
+    ) -> None:
+        send = self._send
+        if send is None or self.paused:
+            return
+        if self._need_sync:
+            if self.waiting_keyframe:
+                if not keyframe:
+                    return
+                self._set_waiting(False)
+            self._sync(seq, ts, now_ms)
+        oseq = (seq + self.seq_off) & 0xFFFF
+        ots = (ts + self.ts_off) & 0xFFFFFFFF
+        buf[1] = marker | self.pt
+        SEQ_TS_SSRC.pack_into(buf, 2, oseq, ots, self.ssrc)
+        if ((oseq - self.last_seq) & 0xFFFF) < 0x8000:
+            self.last_seq = oseq
+            self.last_ts = ots
+            self.last_ms = now_ms
+        self.packets += 1
+        self.octets += plen
+        if self.drop_hook is not None and self.drop_hook(oseq):
+            self.dropped += 1
+            return
+        send(bytes(buf))
+
+    def _sync(self, seq: int, ts: int, now_ms: int) -> None:
+        if self.last_seq < 0:
+            next_seq = random.getrandbits(15)
+            next_ts = self.last_ts
+        else:
+            next_seq = (self.last_seq + 1) & 0xFFFF
+            # Advance the timestamp by the wall time of the gap so players
+            # keep their clock; at least one tick so it never repeats.
+            gap = max(1, (now_ms - self.last_ms) * self.producer.clock_rate // 1000)
+            next_ts = (self.last_ts + gap) & 0xFFFFFFFF
+        self.seq_off = (next_seq - seq) & 0xFFFF
+        self.ts_off = (next_ts - ts) & 0xFFFFFFFF
+        self.sync_seq = next_seq
+        self.last_seq = (next_seq - 1) & 0xFFFF
+        self._need_sync = False
+
+    # -- RTCP from the subscriber -------------------------------------------
+    def on_nack(self, lost: list[int]) -> None:
+        """Answer a NACK from the producer's packet cache, rewritten for this
+        consumer; RTX if negotiated, else plain retransmission."""
+        self.nacks_received += 1
+        send = self._send
+        if send is None or self._need_sync:
+            return
+        producer = self.producer
+        for oseq in lost:
+            # Only packets of the current segment, already sent.
+            if ((self.last_seq - oseq) & 0xFFFF) >= 0x8000 or ((oseq - self.sync_seq) & 0xFFFF) >= 0x8000:
+                continue
+            entry = producer.cached((oseq - self.seq_off) & 0xFFFF)
+            if entry is None:
+                continue
+            _, ts, cached_buf, hdr_len, _, marker = entry
+            ots = (ts + self.ts_off) & 0xFFFFFFFF
+            if self.rtx_pt is not None:
+                out = bytearray(cached_buf[:hdr_len])
+                out[1] = marker | self.rtx_pt
+                SEQ_TS_SSRC.pack_into(out, 2, self.rtx_seq, ots, self.rtx_ssrc)
+                self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
+                out += U16.pack(oseq)
+                out += cached_buf[hdr_len:]
+            else:
+                out = bytearray(cached_buf)
+                out[1] = marker | self.pt
+                SEQ_TS_SSRC.pack_into(out, 2, oseq, ots, self.ssrc)
+            self.retransmissions += 1
+            send(bytes(out))
+
+    def on_keyframe_request(self) -> None:
+        self.plis_received += 1
+        self.producer.request_keyframe()
+
+    def on_remb(self, bitrate: int, now: float) -> None:
+        self.remb_bps = bitrate
+        self.remb_mono = now
+
+    def sender_report(self, now_mono: float) -> bytes | None:
+        """SR with this consumer's true counts and the publisher's NTP<->RTP
+        mapping shifted into this consumer's timestamp space (lip sync)."""
+        p = self.producer
+        if not p.sr_ntp or self.packets == 0 or self._need_sync:
+            return None
+        elapsed = now_mono - p.sr_mono
+        ntp = p.sr_ntp + int(elapsed * (1 << 32))
+        rtp_ts = p.sr_rtp + int(elapsed * p.clock_rate) + self.ts_off
+        return rtcp.sender_report(self.ssrc, ntp, rtp_ts, self.packets, self.octets)
+
+    def stats(self) -> dict:
+        return {
+            "id": self.id,
+            "producer_id": self.producer.id,
+            "kind": self.kind,
+            "packets": self.packets,
+            "octets": self.octets,
+            "dropped": self.dropped,
+            "retransmissions": self.retransmissions,
+            "nacks_received": self.nacks_received,
+            "plis_received": self.plis_received,
+            "waiting_keyframe": self.waiting_keyframe,
+        }

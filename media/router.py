@@ -1,0 +1,214 @@
+"""A Router is one meeting's forwarding plane: its producers, their
+consumers, floor control, active-speaker detection, and the periodic RTCP
+work (keyframe retries, NACK retries, SR/RR/REMB) done by one tick task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from . import rtcp
+from .consumer import Consumer
+from .producer import Producer
+from .speaker import ActiveSpeakerDetector
+
+logger = logging.getLogger(__name__)
+
+TICK = 0.1  # s: NACK retries and keyframe retries need this granularity
+REPORT_EVERY = 10  # ticks between SR/RR/REMB (1 s, RFC 3550 ballpark)
+SPEAKER_EVERY = 2  # ticks between speaker decisions
+REMB_MIN, REMB_MAX, REMB_DEFAULT = 150_000, 3_000_000, 1_500_000
+REMB_MAX_AGE = 5.0
+
+SpeakerCallback = Callable[[str | None], Awaitable[None]]
+
+
+class Router:
+    def __init__(self, meeting_id: str, on_active_speaker: SpeakerCallback | None = None) -> None:
+        self.meeting_id = meeting_id
+        self.producers: dict[str, Producer] = {}
+        self.consumers: dict[str, Consumer] = {}
+        self._audio_allowlist: set[str] | None = None
+        self._on_active_speaker = on_active_speaker
+        self._speaker = ActiveSpeakerDetector()
+        self.active_speaker: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ticks = 0
+        self.closed = False
+        # Knob for benchmarks/tests: a REMB change makes aiortc's encoders
+        # restart (and emit a keyframe), so a steady-rate run can turn it off.
+        self.remb_enabled = True
+
+    # -- producers / consumers ---------------------------------------------
+    def add_producer(self, producer: Producer) -> None:
+        producer.forwarding = self._allowed(producer)
+        self.producers[producer.id] = producer
+        self._ensure_task()
+
+    def close_producer(self, producer_id: str) -> list[Consumer]:
+        """Remove a producer and close its consumers; returns them so the
+        caller can renegotiate the subscribers concerned."""
+        producer = self.producers.pop(producer_id, None)
+        if producer is None:
+            return []
+        closed = producer.consumers
+        for consumer in closed:
+            self.close_consumer(consumer.id)
+        producer.close()
+        self._speaker.forget(producer.participant_id)
+        return closed
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        self.consumers[consumer.id] = consumer
+        consumer.producer._attach(consumer)
+
+    def close_consumer(self, consumer_id: str) -> None:
+        consumer = self.consumers.pop(consumer_id, None)
+        if consumer is not None:
+            consumer.close()
+
+    def switch_consumer(self, consumer: Consumer, producer: Producer) -> None:
+        """Feed an existing consumer from another producer of the same kind
+        and codec; the subscriber sees the same SSRC continue."""
+        if producer.kind != consumer.kind or producer.mime_type != consumer.producer.mime_type:
+            raise ValueError("can only switch between producers of the same kind and codec")
+        old = consumer.producer
+        consumer._set_waiting(False)
+        old._detach(consumer)
+        consumer.producer = producer
+        producer._attach(consumer)
+        consumer.resync()
+
+    # -- floor control ---------------------------------------------------------
+    def set_audio_allowlist(self, participant_ids: set[str] | None) -> None:
+        """Only audio producers of these participants reach consumers
+        (None = everyone).  Consumers that regain audio resync so their
+        stream continues without a sequence gap."""
+        self._audio_allowlist = None if participant_ids is None else set(participant_ids)
+        for producer in self.producers.values():
+            allowed = self._allowed(producer)
+            if allowed and not producer.forwarding:
+                for consumer in producer.consumers:
+                    consumer.resync()
+            producer.forwarding = allowed
+
+    @property
+    def audio_allowlist(self) -> set[str] | None:
+        return None if self._audio_allowlist is None else set(self._audio_allowlist)
+
+    def _allowed(self, producer: Producer) -> bool:
+        return (
+            producer.kind != "audio"
+            or self._audio_allowlist is None
+            or producer.participant_id in self._audio_allowlist
+        )
+
+    # -- periodic work -----------------------------------------------------------
+    def _ensure_task(self) -> None:
+        if self._task is None and not self.closed:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"router-{self.meeting_id}")
+
+    @property
+    def task_count(self) -> int:
+        return 0 if self._task is None or self._task.done() else 1
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            self._ticks += 1
+            try:
+                self.tick()
+                if self._ticks % SPEAKER_EVERY == 0:
+                    await self._detect_speaker()
+            except Exception:  # never let one bad packet/stat kill the meeting
+                logger.exception("router %s tick failed", self.meeting_id)
+
+    def tick(self) -> None:
+        now_ms = int(time.monotonic() * 1000)
+        now = time.monotonic()
+        report = self._ticks % REPORT_EVERY == 0
+        for producer in self.producers.values():
+            producer.retry_nacks(now_ms)
+            if producer.waiting_keyframe:
+                # Retried until it arrives; throttled inside to 1/s.
+                producer.request_keyframe()
+            if report:
+                self._report_upstream(producer, now)
+        if report:
+            for consumer in self.consumers.values():
+                if consumer.rtcp_out is not None and consumer.active:
+                    sr = consumer.sender_report(now)
+                    if sr is not None:
+                        consumer.rtcp_out(sr)
+
+    def _report_upstream(self, producer: Producer, now: float) -> None:
+        if producer.rtcp_out is None:
+            return
+        info = producer.receiver_info()
+        if info is not None:
+            producer.rtcp_out(rtcp.receiver_report(producer.rtcp_ssrc, [info]))
+        if self.remb_enabled and producer.kind == "video" and producer.ssrc is not None:
+            # The publisher should send what its slowest subscriber can take,
+            # clamped so one bad estimate cannot starve or flood the meeting.
+            estimates = [
+                c.remb_bps for c in producer.consumers if c.remb_bps is not None and now - c.remb_mono < REMB_MAX_AGE
+            ]
+            bitrate = min(estimates) if estimates else REMB_DEFAULT
+            bitrate = max(REMB_MIN, min(REMB_MAX, bitrate))
+            producer.remb_bps = bitrate
+            producer.rtcp_out(rtcp.remb(producer.rtcp_ssrc, bitrate, [producer.ssrc]))
+
+    async def _detect_speaker(self) -> None:
+        levels: dict[str, int] = {}
+        for producer in self.producers.values():
+            if producer.kind != "audio":
+                continue
+            if producer.level_count and producer.forwarding:
+                level = producer.level_sum // producer.level_count
+                prev = levels.get(producer.participant_id)
+                levels[producer.participant_id] = level if prev is None else min(prev, level)
+            producer.level_sum = producer.level_count = 0
+        speaker = self._speaker.update(levels)
+        if speaker != self.active_speaker:
+            self.active_speaker = speaker
+            if self._on_active_speaker is not None:
+                try:
+                    await self._on_active_speaker(speaker)
+                except Exception:
+                    logger.exception("active speaker callback failed")
+
+    # -- teardown / stats ------------------------------------------------------
+    async def close(self) -> None:
+        self.closed = True
+        for producer_id in list(self.producers):
+            self.close_producer(producer_id)
+        for consumer_id in list(self.consumers):
+            self.close_consumer(consumer_id)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def stats(self) -> dict:
+        producers = list(self.producers.values())
+        consumers = list(self.consumers.values())
+        return {
+            "producers": len(producers),
+            "consumers": len(consumers),
+            "tasks": self.task_count,
+            "packets_received": sum(p.packets for p in producers),
+            "packets_forwarded": sum(c.packets for c in consumers),
+            "retransmissions": sum(c.retransmissions for c in consumers),
+            "nacks_received": sum(c.nacks_received for c in consumers),
+            "nacks_sent": sum(p.nacks_sent for p in producers),
+            "plis_received": sum(c.plis_received for c in consumers),
+            "plis_sent": sum(p.plis_sent for p in producers),
+            "keyframes": sum(p.keyframes for p in producers),
+            "active_speaker": self.active_speaker,
+            "audio_allowlist": None if self._audio_allowlist is None else sorted(self._audio_allowlist),
+        }

@@ -1,0 +1,581 @@
+"""MediaService: the API the signaling layer calls.
+
+One Router per meeting, one Peer (two Transports) per participant.  All
+negotiation for a participant is serialised by its lock; nothing here runs
+per packet."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiortc import RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+
+from . import aiortc_hooks as hooks
+from .consumer import Consumer
+from .forwarding_track import ForwardingTrack
+from .peer import Peer, Want
+from .producer import Producer
+from .router import Router
+from .rtp_parse import NEUTRAL_EXT_ID_ONE_BYTE
+from .transport import Transport
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("camera", "screen", "mic")
+DEFAULT_SOURCE = {"video": "camera", "audio": "mic"}
+# Header extension ids the SFU offers subscribers (aiortc's defaults).
+CANONICAL_EXT_IDS = {
+    "urn:ietf:params:rtp-hdrext:ssrc-audio-level": 2,
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time": 3,
+}
+MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    id: str
+    participant_id: str
+    kind: str  # "audio" | "video"
+    source: str  # "camera" | "screen" | "mic"
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "participant_id": self.participant_id, "kind": self.kind, "source": self.source}
+
+
+class MediaError(Exception):
+    """code is "invalid" | "not_found" | "state" (the protocol's error codes)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _is_rtx(codec: RTCRtpCodecParameters) -> bool:
+    return codec.mimeType.lower() == "video/rtx"
+
+
+def _primary_codec(codecs: list[RTCRtpCodecParameters]) -> tuple[RTCRtpCodecParameters | None, int | None]:
+    """First real codec of a negotiated list and the RTX payload type for it."""
+    primary = next((c for c in codecs if not _is_rtx(c)), None)
+    if primary is None:
+        return None, None
+    rtx = next((c for c in codecs if _is_rtx(c) and c.parameters.get("apt") == primary.payloadType), None)
+    return primary, (rtx.payloadType if rtx else None)
+
+
+def _has_nack(codec: RTCRtpCodecParameters) -> bool:
+    return any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback)
+
+
+class MediaService:
+    def __init__(
+        self,
+        *,
+        ice_servers: list[dict] | None = None,
+        allow_loopback: bool = False,
+        on_tracks_changed: Callable[[str], Awaitable[None]] | None = None,
+        on_active_speaker: Callable[[str, str | None], Awaitable[None]] | None = None,
+        on_offer: Callable[[str, str, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.ice_servers = list(ice_servers or [])
+        if allow_loopback:
+            hooks.enable_loopback_candidates()
+        self.on_tracks_changed = on_tracks_changed
+        self.on_active_speaker = on_active_speaker
+        self.on_offer = on_offer
+        self._routers: dict[str, Router] = {}
+        self._peers: dict[tuple[str, str], Peer] = {}
+        # Cleanups started from aiortc's synchronous state callbacks; owned
+        # here so close() can finish them.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- lookups ---------------------------------------------------------------
+    def router(self, meeting_id: str) -> Router | None:
+        return self._routers.get(meeting_id)
+
+    def tracks(self, meeting_id: str) -> list[TrackInfo]:
+        router = self._routers.get(meeting_id)
+        if router is None:
+            return []
+        return [TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values()]
+
+    def consumers(self, meeting_id: str, participant_id: str) -> list[dict]:
+        """What the participant's receive transport carries, by mid: lets the
+        client map each received transceiver to a track id."""
+        peer = self._peers.get((meeting_id, participant_id))
+        if peer is None:
+            return []
+        return [
+            {
+                "mid": mid,
+                "track_id": c.producer.id,
+                "participant_id": c.producer.participant_id,
+                "kind": c.kind,
+                "source": c.producer.source,
+            }
+            for mid, c in peer.consumers.items()
+        ]
+
+    def _router_for(self, meeting_id: str) -> Router:
+        router = self._routers.get(meeting_id)
+        if router is None:
+            callback = None
+            if self.on_active_speaker is not None:
+                notify = self.on_active_speaker
+
+                async def callback(pid: str | None) -> None:
+                    await notify(meeting_id, pid)
+
+            router = Router(meeting_id, on_active_speaker=callback)
+            self._routers[meeting_id] = router
+        return router
+
+    def _peer(self, meeting_id: str, participant_id: str) -> Peer:
+        if self._closed:
+            raise MediaError("state", "media service is closed")
+        key = (meeting_id, participant_id)
+        peer = self._peers.get(key)
+        if peer is None:
+            peer = Peer(meeting_id, participant_id)
+            self._peers[key] = peer
+            self._router_for(meeting_id)
+        return peer
+
+    def _new_transport(self, peer: Peer, role: Literal["send", "recv"]) -> Transport:
+        return Transport(
+            role=role,
+            participant_id=peer.participant_id,
+            ice_servers=self.ice_servers,
+            on_connected=lambda tr: self._transport_connected(peer, tr),
+            on_gone=lambda tr: self._transport_gone(peer, tr),
+        )
+
+    # -- publishing ---------------------------------------------------------------
+    async def publish(
+        self, meeting_id: str, participant_id: str, sdp: str, sources: dict[str, str] | None = None
+    ) -> str:
+        description = self._parse(sdp)
+        media = [m for m in description.media if m.kind in ("audio", "video")]
+        if not media:
+            raise MediaError("invalid", "the offer has no audio or video")
+        sources = dict(sources or {})
+        for mid, source in sources.items():
+            if source not in SOURCES:
+                raise MediaError("invalid", f"unknown source {source!r} for mid {mid!r}")
+        peer = self._peer(meeting_id, participant_id)
+        async with peer.lock:
+            if peer.gone:
+                raise MediaError("state", "participant has left")
+            created = peer.send is None
+            if created:
+                peer.send = self._new_transport(peer, "send")
+            transport = peer.send
+            pc = transport.pc
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                transport.hook()
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:
+                if created:
+                    peer.send = None
+                    await transport.close()
+                    await self._forget_if_empty(peer)
+                raise MediaError("invalid", f"cannot apply the offer: {exc}") from None
+            changed = self._sync_producers(peer, description, sources)
+            answer = pc.localDescription.sdp
+        if changed:
+            await self._tracks_changed(meeting_id)
+        return answer
+
+    def _sync_producers(self, peer: Peer, description: object, sources: dict[str, str]) -> bool:
+        """Make the peer's producers match the offer just applied."""
+        assert peer.send is not None
+        transport = peer.send
+        router = self._router_for(peer.meeting_id)
+        by_mid = {m.rtp.muxId: m for m in description.media if m.kind in ("audio", "video")}  # type: ignore[attr-defined]
+        changed = False
+        seen: set[str] = set()
+        for t in transport.pc.getTransceivers():
+            if t.mid is None:
+                continue
+            m = by_mid.get(t.mid)
+            publishing = m is not None and m.port != 0 and m.direction in ("sendonly", "sendrecv")
+            existing = peer.producers.get(t.mid)
+            if not publishing:
+                if existing is not None:
+                    self._close_producer(peer, existing)
+                    changed = True
+                continue
+            seen.add(t.mid)
+            ssrc, rtx_ssrc = self._offered_ssrcs(m)
+            if existing is not None:
+                source = sources.get(t.mid, existing.source)
+                if existing.ssrc != ssrc and ssrc is not None:  # track replaced upstream
+                    transport.producers_by_ssrc.pop(existing.ssrc, None)  # type: ignore[arg-type]
+                    existing.ssrc = ssrc
+                    transport.producers_by_ssrc[ssrc] = existing
+                if source != existing.source:
+                    existing.source = source
+                    changed = True
+                continue
+            producer = self._make_producer(peer, t, sources.get(t.mid, DEFAULT_SOURCE[t.kind]))
+            if producer is None:
+                continue
+            producer.ssrc, producer.rtx_ssrc = ssrc, rtx_ssrc
+            if ssrc is not None:
+                transport.producers_by_ssrc[ssrc] = producer
+            if rtx_ssrc is not None:
+                transport.rtx_by_ssrc[rtx_ssrc] = producer
+            transport.producers_by_mid[t.mid] = producer
+            if transport.connected:
+                producer.rtcp_out, producer.rtcp_ssrc = transport.send_rtcp, transport.rtcp_ssrc
+            peer.producers[t.mid] = producer
+            router.add_producer(producer)
+            changed = True
+        for mid in [mid for mid in peer.producers if mid not in seen]:
+            self._close_producer(peer, peer.producers[mid])
+            changed = True
+        return changed
+
+    @staticmethod
+    def _offered_ssrcs(m: object) -> tuple[int | None, int | None]:
+        for group in getattr(m, "ssrc_group", []):
+            if group.semantic == "FID" and len(group.items) >= 2:
+                return int(group.items[0]), int(group.items[1])
+        ssrcs = getattr(m, "ssrc", [])
+        return (ssrcs[0].ssrc if ssrcs else None), None
+
+    def _make_producer(self, peer: Peer, t: object, source: str) -> Producer | None:
+        codecs = hooks.transceiver_codecs(t)  # type: ignore[arg-type]
+        primary, rtx_pt = _primary_codec(codecs)
+        if primary is None:
+            return None
+        # Publisher extension id -> id subscribers know; everything else
+        # (notably the publisher's MID) is neutralised.
+        remap = bytearray([NEUTRAL_EXT_ID_ONE_BYTE] * 16)
+        remap[0], remap[15] = 0, 15
+        assert peer.send is not None
+        for ext in hooks.transceiver_header_extensions(t):  # type: ignore[arg-type]
+            if 0 < ext.id < 15:
+                remap[ext.id] = CANONICAL_EXT_IDS.get(ext.uri, NEUTRAL_EXT_ID_ONE_BYTE)
+            if ext.uri == MID_EXT_URI:
+                peer.send.mid_ext_id = ext.id
+        return Producer(
+            id=uuid.uuid4().hex[:16],
+            participant_id=peer.participant_id,
+            kind=t.kind,  # type: ignore[attr-defined]
+            source=source,
+            mid=t.mid,  # type: ignore[attr-defined]
+            mime_type=primary.mimeType,
+            clock_rate=primary.clockRate,
+            payload_type=primary.payloadType,
+            codec_parameters=dict(primary.parameters),
+            rtx_payload_type=rtx_pt,
+            nack=_has_nack(primary),
+            ext_remap=bytes(remap),
+        )
+
+    def _close_producer(self, peer: Peer, producer: Producer) -> None:
+        peer.producers.pop(producer.mid, None)
+        if peer.send is not None:
+            peer.send.producers_by_mid.pop(producer.mid, None)
+            for table in (peer.send.producers_by_ssrc, peer.send.rtx_by_ssrc):
+                for ssrc in [s for s, p in table.items() if p is producer]:
+                    del table[ssrc]
+        router = self._routers.get(peer.meeting_id)
+        if router is not None:
+            for consumer in router.close_producer(producer.id):
+                subscriber = self._peers.get((peer.meeting_id, consumer.participant_id))
+                if subscriber is not None:
+                    self._release_consumer(subscriber, consumer)
+                    subscriber.dirty = True
+
+    async def unpublish(self, meeting_id: str, participant_id: str) -> None:
+        peer = self._peers.get((meeting_id, participant_id))
+        if peer is None or peer.send is None:
+            return
+        async with peer.lock:
+            for producer in list(peer.producers.values()):
+                self._close_producer(peer, producer)
+            transport, peer.send = peer.send, None
+            if transport is not None:
+                await transport.close()
+        await self._tracks_changed(meeting_id)
+        await self._forget_if_empty(peer)
+
+    # -- subscribing -------------------------------------------------------------
+    async def subscribe(self, meeting_id: str, participant_id: str, track_ids: list[str] | Literal["all"]) -> str:
+        if track_ids == "all":
+            want: Want = "all"
+        else:
+            if not isinstance(track_ids, (list, tuple, set)) or not all(isinstance(x, str) for x in track_ids):
+                raise MediaError("invalid", 'tracks must be a list of ids or "all"')
+            router = self._routers.get(meeting_id)
+            known = set(router.producers) if router is not None else set()
+            unknown = [x for x in track_ids if x not in known]
+            if unknown:
+                raise MediaError("not_found", f"unknown track(s): {', '.join(unknown)}")
+            want = set(track_ids)
+        peer = self._peer(meeting_id, participant_id)
+        async with peer.lock:
+            if peer.gone:
+                raise MediaError("state", "participant has left")
+            peer.want = want
+            return await self._make_offer(peer)
+
+    def _desired(self, peer: Peer) -> list[Producer]:
+        router = self._routers.get(peer.meeting_id)
+        if router is None:
+            return []
+        if peer.want == "all":
+            return [p for p in router.producers.values() if p.participant_id != peer.participant_id]
+        return [router.producers[i] for i in peer.want if i in router.producers]
+
+    def _release_consumer(self, peer: Peer, consumer: Consumer) -> None:
+        """Stop a consumer; keep its transceiver (inactive) for reuse."""
+        router = self._routers.get(peer.meeting_id)
+        if router is not None:
+            router.close_consumer(consumer.id)
+        consumer.close()
+        if peer.consumers.get(consumer.mid) is consumer:
+            del peer.consumers[consumer.mid]
+        if peer.recv is not None:
+            peer.recv.consumers_by_ssrc.pop(consumer.ssrc, None)
+            peer.recv.consumers_by_ssrc.pop(consumer.rtx_ssrc, None)
+            for t in peer.recv.pc.getTransceivers():
+                if t.mid == consumer.mid:
+                    t.direction = "inactive"
+                    peer.free[consumer.mid] = (t, consumer)
+                    break
+
+    async def _make_offer(self, peer: Peer) -> str:
+        """Bring the receive transport in line with what the peer wants and
+        return a fresh offer (call with peer.lock held)."""
+        router = self._router_for(peer.meeting_id)
+        if peer.recv is None:
+            peer.recv = self._new_transport(peer, "recv")
+        transport = peer.recv
+        pc = transport.pc
+        desired = {p.id: p for p in self._desired(peer)}
+        for consumer in list(peer.consumers.values()):
+            if consumer.producer.id not in desired or consumer.producer.closed:
+                self._release_consumer(peer, consumer)
+        have = {c.producer.id for c in peer.consumers.values()}
+        added: list[tuple[object, Consumer | None, Producer]] = []
+        for producer in desired.values():
+            if producer.id in have:
+                continue
+            track = ForwardingTrack(producer.kind, producer.id)
+            reuse = next((mid for mid, (t, _) in peer.free.items() if t.kind == producer.kind), None)
+            if reuse is not None:
+                t, previous = peer.free.pop(reuse)
+                t.sender.replaceTrack(track)
+                t.direction = "sendonly"
+            else:
+                t = pc.addTransceiver(track, direction="sendonly")
+                previous = None
+                hooks.silence_sender_rtcp(t.sender)
+            hooks.set_sender_stream_id(t.sender, producer.participant_id)
+            t.setCodecPreferences(self._codec_preferences(producer))
+            added.append((t, previous, producer))
+        await pc.setLocalDescription(await pc.createOffer())
+        transport.hook()
+        for t, previous, producer in added:
+            ssrc, rtx_ssrc = hooks.sender_ssrcs(t.sender)  # type: ignore[attr-defined]
+            consumer = Consumer(
+                id=uuid.uuid4().hex[:16],
+                producer=producer,
+                participant_id=peer.participant_id,
+                mid=t.mid,  # type: ignore[attr-defined]
+                ssrc=ssrc,
+                rtx_ssrc=rtx_ssrc,
+                continue_from=previous,
+            )
+            peer.consumers[consumer.mid] = consumer
+            transport.consumers_by_ssrc[ssrc] = consumer
+            transport.consumers_by_ssrc[rtx_ssrc] = consumer
+            router.add_consumer(consumer)
+        peer.dirty = False
+        return pc.localDescription.sdp
+
+    @staticmethod
+    def _codec_preferences(producer: Producer) -> list[RTCRtpCodecCapability]:
+        """Offer the subscriber exactly the producer's codec (no transcoding),
+        plus RTX when the publisher side has it."""
+        caps = RTCRtpSender.getCapabilities(producer.kind).codecs
+        same_mime = [c for c in caps if c.mimeType.lower() == producer.mime_type.lower()]
+        exact = [c for c in same_mime if c.parameters == producer.codec_parameters]
+        chosen = (exact or same_mime)[:1]
+        if producer.kind == "video":
+            chosen += [c for c in caps if c.mimeType.lower() == "video/rtx"][:1]
+        return chosen
+
+    async def answer(self, meeting_id: str, participant_id: str, sdp: str) -> None:
+        peer = self._peers.get((meeting_id, participant_id))
+        if peer is None or peer.recv is None:
+            raise MediaError("state", "no offer is waiting for an answer")
+        self._parse(sdp)
+        async with peer.lock:
+            transport = peer.recv
+            if transport is None or transport.pc.signalingState != "have-local-offer":
+                raise MediaError("state", "no offer is waiting for an answer")
+            try:
+                await transport.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except Exception as exc:
+                raise MediaError("invalid", f"cannot apply the answer: {exc}") from None
+            transport.hook()
+            by_mid = {t.mid: t for t in transport.pc.getTransceivers()}
+            for mid, consumer in list(peer.consumers.items()):
+                t = by_mid.get(mid)
+                primary, rtx_pt = _primary_codec(hooks.transceiver_codecs(t)) if t is not None else (None, None)
+                if primary is None or (t is not None and t.currentDirection not in ("sendonly", "sendrecv")):
+                    self._release_consumer(peer, consumer)  # subscriber rejected it
+                    continue
+                consumer.configure(primary.payloadType, rtx_pt, _has_nack(primary))
+                if transport.connected:
+                    consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc)
+            dirty = peer.dirty
+        if dirty:
+            await self._renegotiate(peer)
+
+    async def _renegotiate(self, peer: Peer) -> None:
+        """Server-initiated offer (producers came or went)."""
+        if self.on_offer is None or peer.recv is None or peer.gone:
+            peer.dirty = True
+            return
+        async with peer.lock:
+            if peer.recv is None or peer.gone:
+                return
+            if peer.recv.pc.signalingState != "stable":
+                peer.dirty = True  # offer again once the pending answer arrives
+                return
+            desired = {p.id for p in self._desired(peer)}
+            current = {c.producer.id for c in peer.consumers.values()}
+            if desired == current and not peer.dirty:
+                return
+            sdp = await self._make_offer(peer)
+        try:
+            await self.on_offer(peer.meeting_id, peer.participant_id, sdp)
+        except Exception:
+            logger.exception("on_offer callback failed")
+
+    async def _tracks_changed(self, meeting_id: str) -> None:
+        for peer in [p for p in self._peers.values() if p.meeting_id == meeting_id]:
+            if peer.recv is not None and (peer.want == "all" or peer.dirty):
+                await self._renegotiate(peer)
+        if self.on_tracks_changed is not None:
+            try:
+                await self.on_tracks_changed(meeting_id)
+            except Exception:
+                logger.exception("on_tracks_changed callback failed")
+
+    # -- transport events ---------------------------------------------------------
+    def _transport_connected(self, peer: Peer, transport: Transport) -> None:
+        if transport is peer.send:
+            for producer in peer.producers.values():
+                producer.rtcp_out, producer.rtcp_ssrc = transport.send_rtcp, transport.rtcp_ssrc
+        elif transport is peer.recv:
+            for consumer in peer.consumers.values():
+                consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc)
+
+    def _transport_gone(self, peer: Peer, transport: Transport) -> None:
+        """ICE consent expired or DTLS closed/failed: the participant's media
+        is gone.  Called synchronously by aiortc, so clean up in a task."""
+        if peer.gone or self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self.leave(peer.meeting_id, peer.participant_id), name=f"media-leave-{peer.participant_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- leaving / teardown ---------------------------------------------------------
+    async def leave(self, meeting_id: str, participant_id: str) -> None:
+        peer = self._peers.get((meeting_id, participant_id))
+        if peer is None or peer.gone:
+            return
+        async with peer.lock:
+            peer.gone = True
+            had_producers = bool(peer.producers)
+            for producer in list(peer.producers.values()):
+                self._close_producer(peer, producer)
+            for consumer in list(peer.consumers.values()):
+                self._release_consumer(peer, consumer)
+            peer.free.clear()
+            transports = peer.transports()
+            peer.send = peer.recv = None
+            for transport in transports:
+                await transport.close()
+        self._peers.pop((meeting_id, participant_id), None)
+        if had_producers:
+            await self._tracks_changed(meeting_id)
+        await self._close_router_if_idle(meeting_id)
+
+    async def _forget_if_empty(self, peer: Peer) -> None:
+        if peer.send is None and peer.recv is None and not peer.producers and not peer.consumers:
+            self._peers.pop((peer.meeting_id, peer.participant_id), None)
+            await self._close_router_if_idle(peer.meeting_id)
+
+    async def _close_router_if_idle(self, meeting_id: str) -> None:
+        if any(p.meeting_id == meeting_id for p in self._peers.values()):
+            return
+        router = self._routers.pop(meeting_id, None)
+        if router is not None:
+            await router.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for meeting_id, participant_id in list(self._peers):
+            await self.leave(meeting_id, participant_id)
+        for meeting_id in list(self._routers):
+            router = self._routers.pop(meeting_id)
+            await router.close()
+
+    # -- stats ------------------------------------------------------------------------
+    def stats(self) -> dict:
+        routers = list(self._routers.values())
+        router_stats = [r.stats() for r in routers]
+        totals = {
+            key: sum(s[key] for s in router_stats)
+            for key in (
+                "packets_received",
+                "packets_forwarded",
+                "retransmissions",
+                "nacks_received",
+                "nacks_sent",
+                "plis_received",
+                "plis_sent",
+                "keyframes",
+            )
+        }
+        return {
+            "routers": len(routers),
+            "participants": len(self._peers),
+            "transports": sum(len(p.transports()) for p in self._peers.values()),
+            "producers": sum(len(r.producers) for r in routers),
+            "consumers": sum(len(r.consumers) for r in routers),
+            "tasks": sum(r.task_count for r in routers) + len([t for t in self._tasks if not t.done()]),
+            **totals,
+        }
+
+    # -- helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _parse(sdp: str) -> object:
+        if not isinstance(sdp, str) or "v=0" not in sdp:
+            raise MediaError("invalid", "not an SDP")
+        try:
+            return hooks.parse_sdp(sdp)
+        except Exception as exc:
+            raise MediaError("invalid", f"unparseable SDP: {exc}") from None

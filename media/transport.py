@@ -1,0 +1,195 @@
+"""A Transport is one RTCPeerConnection of one participant: "send" (the
+client publishes, we receive) or "recv" (we forward to the client).
+
+aiortc still negotiates SDP, ICE and DTLS; below that, the transport takes
+the decrypted packets away from aiortc's receivers/senders (via
+aiortc_hooks) and gives the SFU a synchronous protect+sendto path."""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from . import aiortc_hooks as hooks
+from . import rtcp
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+    from .producer import Producer
+
+logger = logging.getLogger(__name__)
+
+_SSRC = struct.Struct("!I")
+
+
+def make_configuration(ice_servers: list[dict] | None) -> RTCConfiguration:
+    servers = [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in (ice_servers or [])
+    ]
+    # max-bundle: one ICE/DTLS transport per peer connection, so one SRTP
+    # session and one socket carry all of a participant's streams.
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+class Transport:
+    def __init__(
+        self,
+        *,
+        role: Literal["send", "recv"],
+        participant_id: str,
+        ice_servers: list[dict] | None,
+        on_connected: Callable[[Transport], None],
+        on_gone: Callable[[Transport], None],
+    ) -> None:
+        self.role = role
+        self.participant_id = participant_id
+        self.pc = RTCPeerConnection(make_configuration(ice_servers))
+        self.closed = False
+        self.send_rtp: Callable[[bytes], None] | None = None
+        self.send_rtcp: Callable[[bytes], None] | None = None
+        self.rtcp_ssrc = 0
+        self._hooked: set[int] = set()
+        self._on_connected = on_connected
+        self._on_gone = on_gone
+        # send role: which producer a received SSRC belongs to
+        self.producers_by_ssrc: dict[int, Producer] = {}
+        self.rtx_by_ssrc: dict[int, Producer] = {}
+        self.producers_by_mid: dict[str, Producer] = {}
+        self.mid_ext_id: int | None = None
+        # recv role: which consumer an RTCP media SSRC addresses
+        self.consumers_by_ssrc: dict[int, Consumer] = {}
+        self.pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def connected(self) -> bool:
+        return self.send_rtcp is not None
+
+    def hook(self) -> None:
+        """Take over packet handling on every DTLS transport of the pc.
+        Call after each set*Description: aiortc may create transports then."""
+        for t in self.pc.getTransceivers():
+            dtls = t.receiver.transport
+            if id(dtls) in self._hooked:
+                continue
+            self._hooked.add(id(dtls))
+            if self.role == "send":
+                hooks.install_rtp_handler(dtls, self._on_rtp_publisher)
+            else:
+                hooks.install_rtp_handler(dtls, self._on_rtp_ignored)
+            hooks.install_rtcp_handler(dtls, self._on_rtcp)
+        for t in self.pc.getTransceivers():
+            self.rtcp_ssrc = hooks.sender_ssrcs(t.sender)[0]
+            break
+
+    def _on_state(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected" and not self.connected:
+            dtls = hooks.pc_dtls_transport(self.pc)
+            senders = hooks.make_sender(dtls) if dtls is not None else None
+            if senders is not None:
+                self.send_rtp, self.send_rtcp = senders
+                self._on_connected(self)
+        elif state in ("failed", "closed"):
+            self.send_rtp = self.send_rtcp = None
+            if not self.closed:
+                self._on_gone(self)
+
+    # -- publisher side: the hot entry point -------------------------------------
+    async def _on_rtp_publisher(self, data: bytes, arrival_time_ms: int) -> None:
+        if len(data) < 12:
+            return
+        ssrc = _SSRC.unpack_from(data, 8)[0]
+        producer = self.producers_by_ssrc.get(ssrc)
+        if producer is not None:
+            producer.receive(data, arrival_time_ms)
+            return
+        producer = self.rtx_by_ssrc.get(ssrc)
+        if producer is not None:
+            producer.receive_rtx(data, arrival_time_ms)
+            return
+        self._learn_ssrc(ssrc, data, arrival_time_ms)
+
+    def _learn_ssrc(self, ssrc: int, data: bytes, arrival_time_ms: int) -> None:
+        """Offer without a=ssrc lines: bind the SSRC by the MID extension."""
+        from .rtp_parse import find_extension
+
+        if self.mid_ext_id is None:
+            return
+        value = find_extension(data, self.mid_ext_id)
+        if not value:
+            return
+        producer = self.producers_by_mid.get(value.decode("ascii", "replace"))
+        if producer is None:
+            return
+        pt = data[1] & 0x7F
+        if pt == producer.payload_type and producer.ssrc is None:
+            producer.ssrc = ssrc
+            self.producers_by_ssrc[ssrc] = producer
+            producer.receive(data, arrival_time_ms)
+        elif pt == producer.rtx_payload_type and producer.rtx_ssrc is None:
+            producer.rtx_ssrc = ssrc
+            self.rtx_by_ssrc[ssrc] = producer
+
+    async def _on_rtp_ignored(self, data: bytes, arrival_time_ms: int) -> None:
+        return None  # subscribers do not send media on the receive transport
+
+    # -- RTCP from either side ------------------------------------------------------
+    async def _on_rtcp(self, data: bytes) -> None:
+        now = time.monotonic()
+        for packet in rtcp.parse(data):
+            if self.role == "send":
+                if isinstance(packet, rtcp.RtcpSrPacket):
+                    producer = self.producers_by_ssrc.get(packet.ssrc)
+                    if producer is not None:
+                        info = packet.sender_info
+                        producer.on_sender_report(info.ntp_timestamp, info.rtp_timestamp)
+                continue
+            if isinstance(packet, rtcp.RtcpRtpfbPacket):
+                if packet.fmt == rtcp.RTCP_RTPFB_NACK:
+                    consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                    if consumer is not None:
+                        consumer.on_nack(packet.lost)
+            elif isinstance(packet, rtcp.RtcpPsfbPacket):
+                if packet.fmt == rtcp.RTCP_PSFB_PLI:
+                    consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                    if consumer is not None:
+                        consumer.on_keyframe_request()
+                elif packet.fmt == rtcp.RTCP_PSFB_FIR:
+                    for ssrc in rtcp.fir_ssrcs(packet):
+                        consumer = self.consumers_by_ssrc.get(ssrc)
+                        if consumer is not None:
+                            consumer.on_keyframe_request()
+                elif packet.fmt == rtcp.RTCP_PSFB_APP:
+                    try:
+                        bitrate, ssrcs = rtcp.unpack_remb_fci(packet.fci)
+                    except ValueError:
+                        continue
+                    for ssrc in ssrcs:
+                        consumer = self.consumers_by_ssrc.get(ssrc)
+                        if consumer is not None:
+                            consumer.on_remb(bitrate, now)
+            elif isinstance(packet, (rtcp.RtcpRrPacket, rtcp.RtcpSrPacket)):
+                for report in packet.reports:
+                    consumer = self.consumers_by_ssrc.get(report.ssrc)
+                    if consumer is not None:
+                        consumer.fraction_lost = report.fraction_lost
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.send_rtp = self.send_rtcp = None
+        self.producers_by_ssrc.clear()
+        self.rtx_by_ssrc.clear()
+        self.consumers_by_ssrc.clear()
+        try:
+            await self.pc.close()
+        except Exception:  # a half-broken pc must still count as closed
+            logger.exception("closing peer connection failed")
