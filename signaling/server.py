@@ -151,12 +151,12 @@ class MeetingNamespace(socketio.AsyncNamespace):
         spec = self.specs.get(event)
         if caller is None:
             return _refuse(Unauthorized("not connected"))
+        if not self._buckets[sid].take():
+            metrics.labels(event if spec else "unknown", "rate_limited").inc()
+            return _refuse(RateLimited("too many events; slow down"))
         if spec is None:
             metrics.labels("unknown", "invalid").inc()
             return _refuse(Invalid(f"unknown event {event!r}"))
-        if not self._buckets[sid].take():
-            metrics.labels(event, "rate_limited").inc()
-            return _refuse(RateLimited("too many events; slow down"))
         try:
             if spec.roles is not None:
                 caller.require(spec.roles, event)

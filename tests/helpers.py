@@ -62,10 +62,14 @@ class EventClient:
 async def connect_error(base_url: str, auth: Any) -> str:
     """Connect expecting a refusal; returns the server's reason."""
     sio = socketio.AsyncClient(reconnection=False)
+    reasons: list[Any] = []
+    sio.on("connect_error", lambda data=None: reasons.append(data), namespace=NS)
     try:
         await sio.connect(base_url, auth=auth, namespaces=[NS], transports=["websocket"], wait_timeout=10)
-    except socketio.exceptions.ConnectionError as exc:
-        return str(exc)
+    except socketio.exceptions.ConnectionError:
+        assert reasons, "refused without a connect_error"
+        data = reasons[0]
+        return data.get("message", "") if isinstance(data, dict) else str(data)
     finally:
         if sio.connected:
             await sio.disconnect()
@@ -84,3 +88,64 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServeProcess:
+    """A real `plenary serve` child process, for multi-process hub tests."""
+
+    def __init__(self, *, data_dir, secret: str, db_url: str | None = None, redis_url: str | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.secret = secret
+        self.db_url = db_url
+        self.redis_url = redis_url
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 30) -> "ServeProcess":
+        import os
+        import sys
+
+        import aiohttp
+
+        args = [sys.executable, "-m", "web.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        if self.redis_url:
+            args += ["--redis", self.redis_url]
+        env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1"}
+        self.log = open(f"{self.data_dir}.log", "wb")
+        self.proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"plenary serve exited with {self.proc.returncode}; see {self.log.name}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"plenary serve did not come up; see {self.log.name}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self, *, kill: bool = False) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()

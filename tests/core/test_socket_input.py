@@ -1,0 +1,49 @@
+"""Bad input on Socket.IO gets the contract's error and keeps the connection."""
+
+
+async def test_bad_events_get_errors_not_disconnects(sqlite_hub, clients):
+    mid = await sqlite_hub.meeting()
+    member = await sqlite_hub.participant(mid, "委员", "member")
+    client = await sqlite_hub.connect(member["token"])
+    clients.append(client)
+
+    ack = await client.call("no:such-event", {})
+    assert ack == {"ok": False, "error": {"code": "invalid", "message": "unknown event 'no:such-event'"}}
+    ack = await client.call("state:sync", "a string")
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid"
+    ack = await client.call("state:sync", {"unexpected": 1})
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid" and "unexpected" in ack["error"]["message"]
+    ack = await client.call("state:sync", [1, 2, 3])
+    assert ack["error"]["code"] == "invalid"
+    assert client.sio.connected
+    sync = await client.call("state:sync")
+    assert sync["ok"] is True and sync["meeting"]["id"] == mid
+    assert set(sync) >= {"seq", "meeting", "me", "roster", "inquiry", "vote", "document", "recording", "tracks",
+                         "ice_servers"}
+    assert sync["ice_servers"] == []  # no public STUN server unless configured
+
+
+async def test_flooding_is_rate_limited(sqlite_hub, clients):
+    import asyncio
+
+    mid = await sqlite_hub.meeting()
+    member = await sqlite_hub.participant(mid, "委员", "member")
+    client = await sqlite_hub.connect(member["token"])
+    clients.append(client)
+    acks = await asyncio.gather(*(client.call("no:such-event") for _ in range(200)))
+    codes = {a["error"]["code"] for a in acks}
+    assert "rate_limited" in codes and client.sio.connected
+
+
+async def test_seq_grows_by_one_per_meeting_event(hub, clients):
+    mid = await hub.meeting()
+    people = [await hub.participant(mid, f"委员{i}", "member") for i in range(4)]
+    watcher = await hub.connect(people[0]["token"])
+    clients.append(watcher)
+    start = (await watcher.call("state:sync"))["seq"]
+    for p in people[1:]:
+        c = await hub.connect(p["token"])
+        clients.append(c)
+    await watcher.wait_for("roster", lambda r: all(x["online"] for x in r["participants"]))
+    seqs = [r["seq"] for r in watcher.received["roster"] if r["seq"] > start]
+    assert seqs == list(range(start + 1, start + 1 + len(seqs))) and len(seqs) >= 3
