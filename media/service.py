@@ -502,19 +502,25 @@ class MediaService:
         peer = self._peers.get((meeting_id, participant_id))
         if peer is None or peer.gone:
             return
-        async with peer.lock:
+        had_producers = bool(peer.producers)
+        try:
+            async with peer.lock:
+                peer.gone = True
+                had_producers = bool(peer.producers)
+                for producer in list(peer.producers.values()):
+                    self._close_producer(peer, producer)
+                for consumer in list(peer.consumers.values()):
+                    self._release_consumer(peer, consumer)
+                peer.free.clear()
+                transports = peer.transports()
+                peer.send = peer.recv = None
+                for transport in transports:
+                    await transport.close()
+        finally:
+            # Even if cancelled half-way, the participant is gone for good.
             peer.gone = True
-            had_producers = bool(peer.producers)
-            for producer in list(peer.producers.values()):
-                self._close_producer(peer, producer)
-            for consumer in list(peer.consumers.values()):
-                self._release_consumer(peer, consumer)
-            peer.free.clear()
-            transports = peer.transports()
-            peer.send = peer.recv = None
-            for transport in transports:
-                await transport.close()
-        self._peers.pop((meeting_id, participant_id), None)
+            if self._peers.get((meeting_id, participant_id)) is peer:
+                del self._peers[(meeting_id, participant_id)]
         if had_producers:
             await self._tracks_changed(meeting_id)
         await self._close_router_if_idle(meeting_id)
@@ -533,10 +539,13 @@ class MediaService:
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
+        # Let cleanups already under way finish (they close peer connections),
+        # but do not hang shutdown on them.
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=10)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for meeting_id, participant_id in list(self._peers):
             await self.leave(meeting_id, participant_id)
         for meeting_id in list(self._routers):

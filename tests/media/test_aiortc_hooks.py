@@ -1,0 +1,66 @@
+"""Fails loudly when aiortc/aioice private names used by media/aiortc_hooks.py move."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+
+import aioice.ice
+from aiortc import RTCPeerConnection
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+from media import aiortc_hooks as hooks
+from media_testkit import config
+
+
+def test_aiortc_version_is_the_pinned_one() -> None:
+    assert importlib.metadata.version("aiortc") == "1.16.0", "media/aiortc_hooks.py was written for aiortc 1.16.0"
+
+
+async def test_private_names_exist() -> None:
+    pc = RTCPeerConnection(config())
+    try:
+        t = pc.addTransceiver("video", direction="sendonly")
+        dtls = t.receiver.transport
+        assert isinstance(dtls, RTCDtlsTransport)
+        for name in hooks.REQUIRED_DTLS_ATTRS:
+            assert hasattr(dtls, name), f"RTCDtlsTransport.{name} moved"
+        for name in hooks.REQUIRED_ICE_CONNECTION_ATTRS:
+            assert hasattr(dtls.transport._connection, name), f"aioice Connection.{name} moved"
+        for name in hooks.REQUIRED_SENDER_ATTRS:
+            assert hasattr(t.sender, name), f"RTCRtpSender.{name} moved"
+        for name in hooks.REQUIRED_TRANSCEIVER_ATTRS:
+            assert hasattr(t, name), f"RTCRtpTransceiver.{name} moved"
+        # The handlers we replace must keep their call shape.
+        assert list(inspect.signature(RTCDtlsTransport._handle_rtp_data).parameters) == ["self", "data", "arrival_time_ms"]
+        assert list(inspect.signature(RTCDtlsTransport._handle_rtcp_data).parameters) == ["self", "data"]
+        # Instance overrides must win over the class methods.
+        async def rtp(data: bytes, arrival_time_ms: int) -> None: ...
+        async def rtcp(data: bytes) -> None: ...
+        hooks.install_rtp_handler(dtls, rtp)
+        hooks.install_rtcp_handler(dtls, rtcp)
+        assert dtls._handle_rtp_data is rtp and dtls._handle_rtcp_data is rtcp
+        ssrc, rtx = hooks.sender_ssrcs(t.sender)
+        assert isinstance(ssrc, int) and isinstance(rtx, int)
+        hooks.silence_sender_rtcp(t.sender)
+        hooks.set_sender_stream_id(t.sender, "p1")
+        await pc.setLocalDescription(await pc.createOffer())
+        assert "msid:p1 " in pc.localDescription.sdp
+        assert hooks.transceiver_codecs(t) and isinstance(hooks.transceiver_header_extensions(t), list)
+        assert hooks.pc_dtls_transport(pc) is dtls
+        assert hooks.make_sender(dtls) is None  # not connected
+        assert hooks.parse_sdp(pc.localDescription.sdp).media
+    finally:
+        await pc.close()
+
+
+def test_loopback_patch() -> None:
+    assert callable(aioice.ice.get_host_addresses)
+    assert list(inspect.signature(aioice.ice.get_host_addresses).parameters) == ["use_ipv4", "use_ipv6"]
+    hooks.enable_loopback_candidates()
+    try:
+        assert hooks.loopback_candidates_enabled()
+        assert "127.0.0.1" in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+    finally:
+        hooks.disable_loopback_candidates()
+    assert not hooks.loopback_candidates_enabled()
