@@ -1,0 +1,199 @@
+"""Service-level behaviour: refusals, renegotiation, teardown, floor control,
+active speaker and taps — all with real aiortc peers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from media.service import MediaError, MediaService
+from media_testkit import MovingVideo, Publisher, Subscriber, Tone, config, wait_for
+
+
+async def test_refusals(service: MediaService) -> None:
+    with pytest.raises(MediaError) as err:
+        await service.publish("m", "a", "this is not sdp")
+    assert err.value.code == "invalid"
+    with pytest.raises(MediaError) as err:
+        await service.publish("m", "a", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video garbage\r\n")
+    assert err.value.code == "invalid"
+
+    pc = RTCPeerConnection(config())  # an offer with a data channel only: no media
+    try:
+        pc.createDataChannel("x")
+        await pc.setLocalDescription(await pc.createOffer())
+        with pytest.raises(MediaError) as err:
+            await service.publish("m", "a", pc.localDescription.sdp)
+        assert err.value.code == "invalid"
+    finally:
+        await pc.close()
+
+    with pytest.raises(MediaError) as err:
+        await service.subscribe("m", "a", ["nope"])
+    assert err.value.code == "not_found"
+    with pytest.raises(MediaError) as err:
+        await service.answer("m", "a", "v=0\r\n")
+    assert err.value.code == "state"
+    stats = service.stats()
+    assert stats["transports"] == 0 and stats["participants"] == 0 and stats["tasks"] == 0
+
+
+async def test_sources_and_renegotiation(service: MediaService) -> None:
+    pub = Publisher(service, "r", "alice")
+    pub.add(Tone())
+    await pub.publish()
+    assert [(t.kind, t.source) for t in service.tracks("r")] == [("audio", "mic")]
+
+    sub = Subscriber(service, "r", "bob")
+    try:
+        await sub.subscribe("all")
+        await wait_for(lambda: sub.frames["audio"] >= 10, 10, "audio")
+
+        # The publisher adds a screen share: renegotiation adds a producer and
+        # the "all" subscriber gets a server-initiated offer.
+        t = pub.add(MovingVideo())
+        await pub.pc.setLocalDescription(await pub.pc.createOffer())
+        mid = t.mid
+        answer = await service.publish("r", "alice", pub.pc.localDescription.sdp, {mid: "screen"})
+        from aiortc import RTCSessionDescription
+
+        await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        assert sorted((t.kind, t.source) for t in service.tracks("r")) == [("audio", "mic"), ("video", "screen")]
+        await wait_for(lambda: any(o[1] == "bob" for o in service.test_offers), 5, "server offer")
+        _, _, offer = service.test_offers[-1]
+        await sub.apply_offer(offer)
+        await wait_for(lambda: sub.frames["video"] >= 15, 15, "screen frames")
+
+        # Explicit subscription to the audio only: the video consumer goes away.
+        audio_id = next(t.id for t in service.tracks("r") if t.kind == "audio")
+        await sub.apply_offer(await service.subscribe("r", "bob", [audio_id]))
+        assert [c["track_id"] for c in service.consumers("r", "bob")] == [audio_id]
+        assert service.stats()["consumers"] == 1
+    finally:
+        await sub.close()
+        await pub.close()
+
+
+async def test_teardown_leaves_nothing(service: MediaService) -> None:
+    pub = Publisher(service, "t", "alice")
+    pub.add(MovingVideo())
+    pub.add(Tone())
+    await pub.publish()
+    sub = Subscriber(service, "t", "bob")
+    pub2 = Publisher(service, "t", "carol")
+    pub2.add(Tone())
+    try:
+        await sub.subscribe("all")
+        await pub2.publish()
+        await wait_for(lambda: sub.frames["video"] >= 5, 15, "frames")
+        stats = service.stats()
+        assert stats["transports"] == 3 and stats["producers"] == 3 and stats["tasks"] == 1
+
+        # Orderly leave.
+        await service.leave("t", "alice")
+        stats = service.stats()
+        assert stats["producers"] == 1 and stats["transports"] == 2
+        assert stats["consumers"] <= 1
+
+        # Abrupt: the subscriber's peer connection closes without a word.
+        await sub.pc.close()
+        await wait_for(lambda: service.stats()["participants"] == 1, 10, "subscriber cleanup")
+        # And the last publisher too.
+        await pub2.pc.close()
+        await wait_for(lambda: service.stats()["participants"] == 0, 10, "publisher cleanup")
+        await wait_for(lambda: service.stats()["tasks"] == 0, 5, "tasks gone")
+        stats = service.stats()
+        assert stats == {**stats, "routers": 0, "transports": 0, "producers": 0, "consumers": 0, "tasks": 0}
+    finally:
+        await sub.close()
+        await pub.close()
+        await pub2.close()
+
+
+async def test_audio_allowlist_forwards_only_allowed(service: MediaService) -> None:
+    pubs = []
+    for pid in ("A", "B"):
+        p = Publisher(service, "f", pid)
+        p.add(Tone())
+        await p.publish()
+        pubs.append(p)
+    sub = Subscriber(service, "f", "listener")
+    try:
+        await sub.subscribe("all")
+        router = service.router("f")
+        await wait_for(lambda: all(c.packets > 20 for c in router.consumers.values()), 10, "audio flowing")
+        router.set_audio_allowlist({"A"})
+        assert router.audio_allowlist == {"A"}
+        await asyncio.sleep(0.2)
+
+        async def received_by_producer() -> dict[str, int]:
+            ssrc_owner = {}
+            for c in router.consumers.values():
+                ssrc_owner[c.ssrc] = c.producer.participant_id
+            counts = {"A": 0, "B": 0}
+            for receiver in sub.pc.getReceivers():
+                report = await receiver.getStats()
+                for stat in report.values():
+                    if stat.type == "inbound-rtp" and stat.ssrc in ssrc_owner:
+                        counts[ssrc_owner[stat.ssrc]] += stat.packetsReceived
+            return counts
+
+        before = await received_by_producer()
+        await asyncio.sleep(1.0)
+        after = await received_by_producer()
+        assert after["A"] - before["A"] > 20
+        assert after["B"] == before["B"]
+
+        # Lifting the floor control resumes B as one continuous stream.
+        consumer_b = next(c for c in router.consumers.values() if c.producer.participant_id == "B")
+        last_seq = consumer_b.last_seq
+        router.set_audio_allowlist(None)
+        await wait_for(lambda: consumer_b.last_seq != last_seq, 5, "B resumes")
+        assert consumer_b.sync_seq == (last_seq + 1) & 0xFFFF
+    finally:
+        await sub.close()
+        for p in pubs:
+            await p.close()
+
+
+async def test_active_speaker_with_hysteresis() -> None:
+    events: list[tuple[str, str | None]] = []
+
+    async def on_speaker(meeting: str, pid: str | None) -> None:
+        events.append((meeting, pid))
+
+    service = MediaService(ice_servers=[], allow_loopback=True, on_active_speaker=on_speaker)
+    loud, quiet = Tone(amplitude=0.6), Tone(amplitude=0.0)
+    pa, pb = Publisher(service, "s", "A"), Publisher(service, "s", "B")
+    pa.add(loud)
+    pb.add(quiet)
+    try:
+        await pa.publish()
+        await pb.publish()
+        await wait_for(lambda: ("s", "A") in events, 10, "A speaks")
+        loud.amplitude, quiet.amplitude = 0.0, 0.6
+        await wait_for(lambda: events[-1] == ("s", "B"), 10, "B speaks")
+        assert len(events) <= 3  # A, maybe None, B: no flicker
+    finally:
+        await pa.close()
+        await pb.close()
+        await service.close()
+
+
+async def test_tap_sees_published_packets(service: MediaService) -> None:
+    pub = Publisher(service, "tap", "alice")
+    pub.add(Tone())
+    await pub.publish()
+    try:
+        producer = next(iter(service.router("tap").producers.values()))
+        seen: list[int] = []
+        remove = producer.add_tap(lambda p, data: seen.append(len(data)))
+        await wait_for(lambda: len(seen) >= 10, 10, "tapped packets")
+        remove()
+        n = len(seen)
+        await asyncio.sleep(0.3)
+        assert len(seen) == n
+    finally:
+        await pub.close()
