@@ -1,0 +1,233 @@
+"""Socket.IO edge of the live special inquiry (专题询问).
+
+Contract events (../shared/protocol.md, "Live special inquiry"):
+`inquiry:hand`, `inquiry:command`, broadcast `inquiry:state`.
+
+Extensions to the contract (for the project's protocol document):
+- `inquiry:command` `open_topic` also takes `report_s`, `question_s`,
+  `answer_s` (seconds, > 0, ≤ 14400), `follow_ups` (0–20, follow-ups per
+  turn; hub default 1) and `allow_deputies` (default true; when false a
+  deputy's `inquiry:hand` and a `grant` to a deputy are `forbidden`).
+- `inquiry:command` `floor_control {on: bool}`: with it on, the SFU forwards
+  only the microphones of the meeting's chairs, the floor holder (`speaker`)
+  and the answering or reporting department (`respondent`).
+- `inquiry:command` and `inquiry:hand` acks carry `seq` when the command
+  changed the state (absent when it changed nothing, e.g. raising a hand
+  that is already raised).
+- `inquiry:state` also carries `overtime` (the running timer ran out: an
+  event, not a cut; the chair decides), `floor_control`, `follow_ups_left`
+  (follow-ups left in this turn) and `spotlight` (who talks now: the
+  department in report/answer, else the floor holder). `topic` is
+  `{id, title, respondents, report_s, question_s, answer_s, follow_ups,
+  allow_deputies, opened_at}` or null; `timer` is null when no timer runs.
+  `started_at`, `opened_at` and `server_time` are epoch seconds (float):
+  remaining = duration_s - (now + (server_time - local time at receipt) - started_at).
+- `state:sync` answers the same object under `inquiry`, with `seq` being
+  the seq of the last inquiry event.
+- Refusals: a stage that does not allow the command → `state`; a role that
+  does not → `forbidden`; a named participant not in the meeting →
+  `not_found`; a respondent not of the topic, or not a respondent → `invalid`.
+- Who answers a follow-up: after `follow_up` the chair issues `answer
+  {respondent}` again. `close_topic` is allowed mid-turn and ends the turn.
+- A member's or deputy's raised hand is lowered when their last connection
+  leaves.
+"""
+from __future__ import annotations
+
+import time
+import weakref
+from typing import TYPE_CHECKING, Annotated, Literal, Union
+
+from pydantic import Field, RootModel, StrictBool
+
+from sessions import presence
+from sessions.events import LoggedEvent
+from sessions.inquiry import machine as m
+from sessions.inquiry.service import InquiryService
+from sessions.inquiry.state import InquiryState
+from sessions.inquiry.timers import CHECK_INTERVAL_S, InquiryClock
+from sessions.roles import OPERATORS, Role
+from signaling.registry import Caller, Events, Payload
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+events = Events()
+
+ParticipantId = Annotated[str, Field(min_length=1, max_length=32)]
+Seconds = Annotated[float, Field(gt=0, le=14400)]
+
+
+class OpenTopicIn(Payload):
+    action: Literal["open_topic"]
+    title: str = Field(min_length=1, max_length=300)
+    respondents: list[ParticipantId] = Field(min_length=1, max_length=50)
+    report_s: Seconds | None = None
+    question_s: Seconds | None = None
+    answer_s: Seconds | None = None
+    follow_ups: int | None = Field(default=None, ge=0, le=20)
+    allow_deputies: StrictBool = True
+
+
+class StartReportIn(Payload):
+    action: Literal["start_report"]
+    respondent: ParticipantId
+
+
+class GrantIn(Payload):
+    action: Literal["grant"]
+    participant: ParticipantId
+
+
+class AnswerIn(Payload):
+    action: Literal["answer"]
+    respondent: ParticipantId
+
+
+class FollowUpIn(Payload):
+    action: Literal["follow_up"]
+
+
+class EndTurnIn(Payload):
+    action: Literal["end_turn"]
+
+
+class CloseTopicIn(Payload):
+    action: Literal["close_topic"]
+
+
+class FloorControlIn(Payload):
+    action: Literal["floor_control"]
+    on: StrictBool
+
+
+CommandUnion = Annotated[
+    Union[OpenTopicIn, StartReportIn, GrantIn, AnswerIn, FollowUpIn, EndTurnIn, CloseTopicIn, FloorControlIn],
+    Field(discriminator="action"),
+]
+
+
+class CommandIn(RootModel[CommandUnion]):
+    pass
+
+
+class HandIn(Payload):
+    raise_: StrictBool = Field(alias="raise")
+
+
+def to_command(payload: CommandUnion) -> m.Command:
+    match payload:
+        case OpenTopicIn():
+            return m.OpenTopic(
+                title=payload.title,
+                respondents=tuple(payload.respondents),
+                report_s=payload.report_s or m.DEFAULT_REPORT_S,
+                question_s=payload.question_s or m.DEFAULT_QUESTION_S,
+                answer_s=payload.answer_s or m.DEFAULT_ANSWER_S,
+                follow_ups=m.DEFAULT_FOLLOW_UPS if payload.follow_ups is None else payload.follow_ups,
+                allow_deputies=payload.allow_deputies,
+            )
+        case StartReportIn():
+            return m.StartReport(payload.respondent)
+        case GrantIn():
+            return m.Grant(payload.participant)
+        case AnswerIn():
+            return m.Answer(payload.respondent)
+        case FollowUpIn():
+            return m.FollowUp()
+        case EndTurnIn():
+            return m.EndTurn()
+        case CloseTopicIn():
+            return m.CloseTopic()
+        case FloorControlIn():
+            return m.FloorControl(payload.on)
+    raise AssertionError(payload)
+
+
+# -- per-process parts (one per Hub; the Hub owns their tasks) -----------------
+
+_services: "weakref.WeakKeyDictionary[Hub, InquiryService]" = weakref.WeakKeyDictionary()
+_clocks: "weakref.WeakKeyDictionary[Hub, InquiryClock]" = weakref.WeakKeyDictionary()
+
+
+def service_of(hub: "Hub") -> InquiryService:
+    service = _services.get(hub)
+    if service is None:
+        service = _services[hub] = InquiryService(hub.db)
+    return service
+
+
+def clock_of(hub: "Hub") -> InquiryClock:
+    clock = _clocks.get(hub)
+    if clock is None:
+
+        async def publish(logged: LoggedEvent, state: InquiryState) -> None:
+            await broadcast_state(hub, logged, state)
+
+        clock = _clocks[hub] = InquiryClock(service_of(hub), publish, lambda mid: router_of(hub, mid))
+    return clock
+
+
+def router_of(hub: "Hub", meeting_id: str):
+    media = hub.media
+    if media is None or not hasattr(media, "router"):
+        return None
+    return media.router(meeting_id)
+
+
+def state_body(state: InquiryState) -> dict:
+    return state.to_dict(server_time=time.time())
+
+
+async def broadcast_state(hub: "Hub", logged: LoggedEvent, state: InquiryState) -> None:
+    await hub.broadcast(logged, "inquiry:state", state_body(state))
+    # This process's routers at once; the other processes' clocks follow.
+    await clock_of(hub).apply_media(logged.meeting_id, state)
+
+
+async def run(hub: "Hub", meeting_id: str, command: m.Command, actor_id: str) -> dict:
+    logged, state = await service_of(hub).execute(meeting_id, command, actor_id)
+    if logged is None:
+        return {}
+    await broadcast_state(hub, logged, state)
+    return {"seq": logged.seq}
+
+
+# -- events ---------------------------------------------------------------------
+
+
+@events.on("inquiry:command", CommandIn, roles=OPERATORS)
+async def inquiry_command(hub: "Hub", caller: Caller, payload: CommandIn) -> dict:
+    return await run(hub, caller.meeting_id, to_command(payload.root), caller.participant_id)
+
+
+@events.on("inquiry:hand", HandIn, roles={Role.MEMBER, Role.DEPUTY})
+async def inquiry_hand(hub: "Hub", caller: Caller, payload: HandIn) -> dict:
+    return await run(hub, caller.meeting_id, m.Hand(caller.participant_id, payload.raise_), caller.participant_id)
+
+
+@events.state("inquiry")
+async def inquiry_state(hub: "Hub", caller: Caller, session) -> dict:
+    service = service_of(hub)
+    state = await service.state_in(session, caller.meeting_id)
+    return {"seq": state.seq, **state_body(state)}
+
+
+@events.on_start
+async def start_clock(hub: "Hub") -> None:
+    # Timers continue from their recorded start: the clock reads deadlines
+    # from the database, so a restarted process picks them up on its first tick.
+    hub.every(CHECK_INTERVAL_S, clock_of(hub).tick, "inquiry-clock")
+
+
+@events.on_leave
+async def lower_hand_on_leave(hub: "Hub", caller: Caller) -> None:
+    if caller.role not in (Role.MEMBER, Role.DEPUTY):
+        return
+    async with hub.db.read() as session:
+        # This connection's row is still there while leave hooks run.
+        if await presence.connection_count(session, caller.participant_id) > 1:
+            return
+    state = await service_of(hub).current(caller.meeting_id)
+    if caller.participant_id in state.queue:
+        await run(hub, caller.meeting_id, m.Hand(caller.participant_id, False), caller.participant_id)

@@ -1,0 +1,43 @@
+"""`GET /api/meetings/{mid}/minutes`: the meeting's record from its event log."""
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from sessions import directory, events
+from sessions.inquiry import fold as ev
+from sessions.inquiry.minutes import build_minutes
+from sessions.roles import OPERATORS
+from web.auth import hub_of, require_meeting_access
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/meetings/{mid}/minutes")
+async def meeting_minutes(request: web.Request) -> web.Response:
+    mid = request.match_info["mid"]
+    await require_meeting_access(request, mid, OPERATORS)
+    hub = hub_of(request)
+    async with hub.db.read() as session:
+        meeting = await directory.get_meeting(session, mid)
+        people = {p.id: p.to_dict() for p in await directory.participants_of(session, mid)}
+        log = await events.events_of(session, mid, types=ev.TYPES)
+        votes = await closed_votes(session, mid)
+    return web.json_response({
+        "meeting": directory.meeting_dict(meeting),
+        "topics": build_minutes(log, people, time.time()),
+        "votes": votes,
+    })
+
+
+async def closed_votes(session, meeting_id: str) -> list:
+    """Closed votes with their results, when the voting feature offers them."""
+    try:
+        from voting import service as voting_service
+    except ImportError:
+        return []
+    lister = getattr(voting_service, "closed_votes", None)
+    if lister is None:
+        return []
+    return await lister(session, meeting_id)
