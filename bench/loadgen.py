@@ -26,16 +26,18 @@ Added latency (how it is measured, and why it is sound)
 
     * the publisher hooks ``RTCDtlsTransport._send_rtp`` (plaintext RTP just
       before SRTP protect and ``sendto``) and records
-      ``hash(payload) -> perf_counter()`` for every RTP packet it sends;
+      ``crc32(payload)+len -> perf_counter()`` for every RTP packet it sends
+      (publishers run in their own process, like real remote clients, so
+      their encoder does not compete with the subscribers for the GIL);
     * each lean subscriber decrypts a deterministic sample of what it
       receives (packets whose clear-text sequence number is a multiple of
       ``sample_mod``; ~1-2% for large N) with its own SRTP session, strips the
       RTP header (CSRCs, extension, padding) and looks the payload hash up;
       the difference to the arrival time taken at the top of the socket
-      callback is one latency sample.
+      callback is one latency sample (matched after the window).
 
-    Publisher and subscribers live in the same process, so both timestamps
-    come from the same monotonic clock.  Payloads that occur twice at the
+    ``perf_counter`` is CLOCK_MONOTONIC, one clock for all processes on the
+    machine, so publisher and subscriber timestamps are comparable.  Payloads that occur twice at the
     publisher (none expected: encoded video and a warbling tone) are marked
     ambiguous and never matched.  The figure is publisher send hook ->
     subscriber socket callback, i.e. the SFU's added delay plus two loopback
@@ -49,6 +51,7 @@ import asyncio
 import fractions
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -199,36 +202,60 @@ def _is_rtcp(second_byte: int) -> bool:
     return 192 <= second_byte <= 223
 
 
-class LatencyProbe:
-    """Publisher send times by payload hash; subscribers add samples."""
+def payload_key(payload: bytes) -> int:
+    """Deterministic across processes (unlike ``hash``): crc32 and length."""
+    return zlib.crc32(payload) | (len(payload) << 32)
+
+
+class SendLog:
+    """Publisher side: send time (perf_counter = CLOCK_MONOTONIC) per payload key."""
 
     def __init__(self) -> None:
         self.sent: dict[int, float] = {}
         self.ambiguous = 0
-        self.active = False
-        self.samples: list[float] = []
-        self.unmatched = 0
 
     def record_send(self, payload: bytes, t: float) -> None:
-        k = hash(payload)
+        k = payload_key(payload)
         if k in self.sent:
             self.sent[k] = -1.0
             self.ambiguous += 1
         else:
             self.sent[k] = t
 
+    def between(self, t0: float, t1: float) -> dict[int, float]:
+        return {k: t for k, t in self.sent.items() if t < 0 or t0 <= t <= t1}
+
+
+class LatencyProbe:
+    """Subscriber side: (payload key, arrival time) samples during the window.
+
+    Matching against the publishers' :class:`SendLog` happens after the
+    window, so the publishers can live in another process: ``perf_counter``
+    is CLOCK_MONOTONIC, which is one clock for every process on the machine.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.arrivals: list[tuple[int, float]] = []
+
     def match(self, payload: bytes, t_arrival: float) -> None:
-        if not self.active:
-            return
-        t0 = self.sent.get(hash(payload))
-        if t0 is None or t0 < 0:
-            self.unmatched += 1
-            return
-        self.samples.append(t_arrival - t0)
+        if self.active:
+            self.arrivals.append((payload_key(payload), t_arrival))
 
     def reset_window(self) -> None:
-        self.samples = []
-        self.unmatched = 0
+        self.arrivals = []
+
+    def resolve(self, sent: dict[int, float]) -> tuple[list[float], int]:
+        """Latency samples (seconds) and the number of unmatched arrivals."""
+        out: list[float] = []
+        unmatched = 0
+        for k, t in self.arrivals:
+            t0 = sent.get(k)
+            if t0 is None or t0 < 0:
+                unmatched += 1
+            else:
+                out.append(t - t0)
+        return out, unmatched
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -257,7 +284,7 @@ def _config() -> RTCConfiguration:
 # publisher
 # --------------------------------------------------------------------------
 class Publisher:
-    def __init__(self, name: str, *, video: bool = True, audio: bool = True, probe: LatencyProbe | None = None, seed: int = 0):
+    def __init__(self, name: str, *, video: bool = True, audio: bool = True, probe: SendLog | None = None, seed: int = 0):
         self.name = name
         self.pc = RTCPeerConnection(_config())
         self.probe = probe
@@ -267,6 +294,10 @@ class Publisher:
         if audio:
             self.tracks.append(ToneAudio(seed))
         self.sent_rtp = 0
+        self.sent_bytes = 0
+        self.sent_frames = 0  # RTP packets with the marker bit (video: end of frame)
+        self.kf_requests = 0  # PLI/FIR received
+        self.kf_forced = 0  # keyframes actually requested from the encoder
         self._hooked = False
 
     async def offer(self) -> str:
@@ -274,7 +305,33 @@ class Publisher:
             self.pc.addTransceiver(t, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self._hook_send()
+        self._throttle_keyframes()
         return self.pc.localDescription.sdp
+
+    def _throttle_keyframes(self, min_interval: float = 1.0) -> None:
+        """Honour at most one PLI/FIR per ``min_interval`` (as browsers do).
+
+        Every SFU asks the publisher for a keyframe when a subscriber joins;
+        110 joins would otherwise mean ~110 keyframes in a few seconds, which
+        drains libvpx's CBR buffer and leaves the encoder undershooting
+        (~0.6 instead of 1 Mbit/s) for many seconds afterwards.
+        """
+        pub = self
+        for sender in self.pc.getSenders():
+            if sender.track is None or sender.track.kind != "video":
+                continue
+            orig = sender._send_keyframe
+            last = [-1e9]
+
+            def send_keyframe(orig: Callable[[], None] = orig, last: list[float] = last) -> None:
+                pub.kf_requests += 1
+                now = time.monotonic()
+                if now - last[0] >= min_interval:
+                    last[0] = now
+                    pub.kf_forced += 1
+                    orig()
+
+            sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
 
     def _hook_send(self) -> None:
         if self._hooked:
@@ -288,6 +345,9 @@ class Publisher:
         async def send_rtp(data: bytes) -> None:
             if len(data) > 1 and not _is_rtcp(data[1]):
                 pub.sent_rtp += 1
+                pub.sent_bytes += len(data)
+                if data[1] & 0x80:
+                    pub.sent_frames += 1
                 if probe is not None:
                     payload = rtp_payload(data)
                     if payload:
@@ -446,3 +506,151 @@ def window_delta(a: SubSnapshot, b: SubSnapshot) -> dict[str, Any]:
         expected += exp
         lost += max(0, exp - rec)
     return {"rtp": got, "by_kind": by_kind, "expected": expected, "lost": lost, "late": b.late - a.late}
+
+
+# --------------------------------------------------------------------------
+# publishers in their own process (JSON lines over stdin/stdout)
+# --------------------------------------------------------------------------
+async def _publisher_process(host_addr: str, bitrate: int, max_seconds: float) -> None:
+    """``python loadgen.py publishers``: serve offer/accept/counters/sends/stop."""
+    import json
+    import os
+    import sys
+    import threading
+
+    pin_host_address(host_addr)
+    pin_vp8_bitrate(bitrate)
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else printed goes to stderr
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    log = SendLog()
+    pubs: dict[str, Publisher] = {}
+    deadline = time.monotonic() + max_seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = await asyncio.wait_for(lines.get(), timeout=max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if line is None:
+                break
+            cmd = json.loads(line)
+            op = cmd["op"]
+            reply: dict[str, Any] = {"id": cmd.get("id")}
+            try:
+                if op == "offer":
+                    p = Publisher(cmd["name"], video=cmd["video"], audio=cmd["audio"], probe=log, seed=cmd.get("seed", 0))
+                    pubs[p.name] = p
+                    reply["sdp"] = await p.offer()
+                elif op == "accept":
+                    await pubs[cmd["name"]].accept(cmd["sdp"])
+                elif op == "counters":
+                    reply["counters"] = {n: [p.sent_rtp, p.sent_bytes, p.sent_frames, p.kf_requests, p.kf_forced] for n, p in pubs.items()}
+                    reply["t"] = time.perf_counter()
+                elif op == "sends":
+                    reply["sent"] = [[k, t] for k, t in log.between(cmd["t0"], cmd["t1"]).items()]
+                    reply["ambiguous"] = log.ambiguous
+                elif op == "stop":
+                    out.write(json.dumps(reply) + "\n")
+                    out.flush()
+                    break
+                else:
+                    reply["error"] = f"unknown op {op}"
+            except Exception as exc:  # reported to the orchestrator
+                reply["error"] = f"{type(exc).__name__}: {exc}"
+            out.write(json.dumps(reply) + "\n")
+            out.flush()
+    finally:
+        for p in pubs.values():
+            try:
+                await asyncio.wait_for(p.close(), 5)
+            except Exception:
+                pass
+
+
+class RemotePublishers:
+    """Orchestrator-side handle on the publisher process."""
+
+    def __init__(self, host_addr: str, bitrate: int, max_seconds: float = 600) -> None:
+        self.args = (host_addr, bitrate, max_seconds)
+        self.proc: asyncio.subprocess.Process | None = None
+        self._id = 0
+        self._lock = asyncio.Lock()
+        self.names: list[str] = []
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self) -> None:
+        import os
+        import sys
+
+        host, bitrate, max_s = self.args
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, os.path.abspath(__file__), "publishers", host, str(bitrate), str(max_s),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 24,
+        )
+
+    async def _call(self, op: str, timeout: float = 30, **kw: Any) -> dict[str, Any]:
+        import json
+
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        async with self._lock:
+            self._id += 1
+            msg = {"op": op, "id": self._id, **kw}
+            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            await self.proc.stdin.drain()
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise ConnectionError("publisher process exited")
+        reply = json.loads(line)
+        if reply.get("error"):
+            raise RuntimeError(f"publisher {op}: {reply['error']}")
+        return reply
+
+    async def offer(self, name: str, *, video: bool, audio: bool, seed: int = 0) -> str:
+        self.names.append(name)
+        return (await self._call("offer", name=name, video=video, audio=audio, seed=seed))["sdp"]
+
+    async def accept(self, name: str, sdp: str) -> None:
+        await self._call("accept", name=name, sdp=sdp, timeout=30)
+
+    async def counters(self) -> dict[str, list[int]]:
+        return (await self._call("counters"))["counters"]
+
+    async def sends(self, t0: float, t1: float) -> tuple[dict[int, float], int]:
+        r = await self._call("sends", t0=t0, t1=t1, timeout=30)
+        return {int(k): float(t) for k, t in r["sent"]}, int(r["ambiguous"])
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.returncode is None:
+                await self._call("stop", timeout=10)
+        except Exception:
+            pass
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+if __name__ == "__main__":
+    import sys as _sys
+
+    if len(_sys.argv) == 5 and _sys.argv[1] == "publishers":
+        asyncio.run(_publisher_process(_sys.argv[2], int(_sys.argv[3]), float(_sys.argv[4])))
+    else:
+        _sys.exit("usage: loadgen.py publishers HOST_ADDR BITRATE MAX_SECONDS  (started by bench/sfu.py)")

@@ -141,23 +141,22 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
     res: dict[str, Any] = {"server": kind, "workload": workload, "n": n, "ok": False}
     server = make_server(kind, args)
     probe = loadgen.LatencyProbe()
-    pubs: list[loadgen.Publisher] = []
+    pubs = loadgen.RemotePublishers(netns.PEER_ADDR, args.bitrate, max_seconds=args.max_minutes * 60)
     subs: list[loadgen.LeanSubscriber] = []
     try:
         await asyncio.wait_for(server.start(), 40)
         res["server_info"] = server.extra_stats()
-        # publishers
+        await pubs.start()
+        # publishers (own process, like remote clients)
         if workload == "fanout":
-            pubs = [loadgen.Publisher("pub-video", video=True, audio=True, probe=probe)]
+            specs = [("pub-video", True, True, 0)]
         else:
-            pubs = [loadgen.Publisher("pub-video", video=True, audio=False, probe=probe)] + [
-                loadgen.Publisher(f"pub-audio{i}", video=False, audio=True, probe=probe, seed=i + 1) for i in range(3)
-            ]
-        for p in pubs:
-            offer = await p.offer()
-            answer = await asyncio.wait_for(server.publish(p.name, offer), 30)
-            await p.accept(answer)
-        pub_names = [p.name for p in pubs]
+            specs = [("pub-video", True, False, 0)] + [(f"pub-audio{i}", False, True, i + 1) for i in range(3)]
+        for name, video, audio, seed in specs:
+            offer = await pubs.offer(name, video=video, audio=audio, seed=seed)
+            answer = await asyncio.wait_for(server.publish(name, offer), 30)
+            await pubs.accept(name, answer)
+        pub_names = [name for name, *_ in specs]
         await asyncio.sleep(1.0)
         # subscribers (bounded concurrency)
         mod = 1 if n <= 2 else (8 if n <= 10 else 64)
@@ -185,19 +184,32 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         psutil.cpu_percent(None)
         udp0 = netns.udp_counters()
         snaps0 = [s.snapshot() for s in subs]
-        pub_sent0 = sum(p.sent_rtp for p in pubs)
+        pc0 = await pubs.counters()
+        pub_cpu0 = tree_cpu(pubs.pid)
         self0 = psutil.Process().cpu_times()
         u0, s0 = tree_cpu_split(server.pid)
-        t0 = time.monotonic()
         probe.reset_window()
+        t0 = time.perf_counter()
         probe.active = True
         await asyncio.sleep(args.seconds)
         probe.active = False
-        t1 = time.monotonic()
+        t1 = time.perf_counter()
         u1, s1 = tree_cpu_split(server.pid)
         self1 = psutil.Process().cpu_times()
         snaps1 = [s.snapshot() for s in subs]
-        pub_sent1 = sum(p.sent_rtp for p in pubs)
+        pc1 = await pubs.counters()
+        pub_cpu1 = tree_cpu(pubs.pid)
+        pub_sent0 = sum(v[0] for v in pc0.values())
+        pub_sent1 = sum(v[0] for v in pc1.values())
+        pub_rates = {
+            k: {"pps": round((pc1[k][0] - pc0[k][0]) / (t1 - t0), 1),
+                "kbps": round(8 * (pc1[k][1] - pc0[k][1]) / (t1 - t0) / 1000, 1),
+                "markers/s": round((pc1[k][2] - pc0[k][2]) / (t1 - t0), 1),
+                "kf_req_total": pc1[k][3], "kf_forced_total": pc1[k][4], "kf_forced_in_window": pc1[k][4] - pc0[k][4]}
+            for k in pc1
+        }
+        sent_log, ambiguous = await pubs.sends(t0 - 5.0, t1)
+        lat_samples, lat_unmatched = probe.resolve(sent_log)
         udp1 = netns.udp_counters()
         sys_busy = psutil.cpu_percent(None)
         # ---- figures ----
@@ -224,6 +236,7 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             pkts=pkts,
             pkts_per_s=pkts / dt,
             pub_pps=pub_pps,
+            pub_rates=pub_rates,
             expected_pps_all=pub_pps * n,
             us_per_pkt=(cpu / pkts * 1e6) if pkts else None,
             pkts_per_s_per_core=(pkts / cpu) if cpu > 0 else None,
@@ -233,10 +246,13 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             loss_pct=(100.0 * lost / expected) if expected else None,
             late=late,
             starved_subscribers=starved,
-            lat_samples=len(probe.samples),
-            lat_unmatched=probe.unmatched,
-            lat_p50_ms=(loadgen.percentile(probe.samples, 50) or 0) * 1e3 if probe.samples else None,
-            lat_p99_ms=(loadgen.percentile(probe.samples, 99) or 0) * 1e3 if probe.samples else None,
+            lat_samples=len(lat_samples),
+            lat_unmatched=lat_unmatched,
+            lat_ambiguous_at_publisher=ambiguous,
+            lat_p50_ms=loadgen.percentile(lat_samples, 50) * 1e3 if lat_samples else None,
+            lat_p99_ms=loadgen.percentile(lat_samples, 99) * 1e3 if lat_samples else None,
+            lat_max_ms=max(lat_samples) * 1e3 if lat_samples else None,
+            publisher_cpu_share=(pub_cpu1 - pub_cpu0) / dt,
             decrypt_errors=sum(s.decrypt_errors for s in subs),
             udp_rcvbuf_errors=udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
             udp_in_errors=udp1.get("InErrors", 0) - udp0.get("InErrors", 0),
@@ -259,11 +275,10 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
                 await asyncio.wait_for(s.close(), 5)
             except Exception:
                 pass
-        for p in pubs:
-            try:
-                await asyncio.wait_for(p.close(), 5)
-            except Exception:
-                pass
+        try:
+            await asyncio.wait_for(pubs.stop(), 15)
+        except Exception:
+            pass
         try:
             await asyncio.wait_for(server.stop(), 30)
         except Exception as exc:
@@ -283,7 +298,7 @@ def _f(v: Any, fmt: str) -> str:
 def print_table(results: list[dict[str, Any]]) -> None:
     hdr = (
         f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
-        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'lg cpu%':>7} {'sys%':>5}"
+        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -296,7 +311,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{_f(r['pkts_per_s_per_core'], '10.0f')} {_f(100 * r['cpu_core_share'], '9.1f')} "
             f"{_f(r['pkts_per_s'], '9.0f')} {_f(r['expected_pps_all'], '9.0f')} {_f(r['loss_pct'], '6.2f')} {r['late']:>5} "
             f"{_f(r['lat_p50_ms'], '6.2f') + 'ms':>8} {_f(r['lat_p99_ms'], '6.2f') + 'ms':>8} {r['lat_samples']:>7} "
-            f"{_f(100 * r['loadgen_cpu_share'], '7.1f')} {_f(r['system_busy_pct'], '5.0f')}"
+            f"{_f(100 * r['loadgen_cpu_share'], '8.1f')} {_f(100 * r['publisher_cpu_share'], '8.1f')} {_f(r['system_busy_pct'], '5.0f')}"
         )
 
 
@@ -348,7 +363,7 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
                     f"   µs/pkt={_f(r['us_per_pkt'], '.1f')} cpu={100 * r['cpu_core_share']:.1f}% "
                     f"rx={r['pkts_per_s']:.0f}/s (pub {r['pub_pps']:.0f}/s x N={n}) loss={_f(r['loss_pct'], '.2f')}% "
                     f"lat p50/p99={_f(r['lat_p50_ms'], '.2f')}/{_f(r['lat_p99_ms'], '.2f')} ms "
-                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']}",
+                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']} pubs={r['pub_rates']}",
                     flush=True,
                 )
             else:
@@ -408,7 +423,7 @@ def main() -> None:
     print_ratios(results)
     print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
           "lat = publisher send hook -> subscriber socket (same clock, payload-hash match);\n"
-          "lg cpu% = load generator process; sys% = whole machine busy during window.")
+          "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window.")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"machine": info, "args": {k: v for k, v in vars(args).items()}, "results": results}, fh, indent=1, default=str)
