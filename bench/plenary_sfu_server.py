@@ -61,6 +61,11 @@ def _jsonable(x: Any) -> Any:
 
 
 async def amain(args: argparse.Namespace) -> None:
+    from media.service import MediaService  # the colleague's SFU
+
+    # allow_loopback=True as for any single-host deployment; it replaces
+    # aioice's address lookup process-wide, so the bench pin goes after it.
+    svc = MediaService(ice_servers=[], allow_loopback=True)
     if args.media_addr:
         import aioice.ice
 
@@ -71,9 +76,6 @@ async def amain(args: argparse.Namespace) -> None:
 
         aioice.ice.get_host_addresses = _addresses  # type: ignore[assignment]
 
-    from media.service import MediaService  # the colleague's SFU
-
-    svc = MediaService(ice_servers=[], allow_loopback=True)
     stop = asyncio.Event()
 
     async def health(_: web.Request) -> web.Response:
