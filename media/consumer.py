@@ -69,6 +69,9 @@ class Consumer:
             self.last_ms = 0
             self.rtx_seq = random.getrandbits(15)
         self.sync_seq = 0  # first output seq since the last resync
+        # (first output seq, seq_off, ts_off, producer) of recent segments, newest last,
+        # so NACKs for packets sent before a resync can still be answered.
+        self._segments: list[tuple[int, int, int, Producer]] = []
 
         # counters
         self.packets = 0
@@ -180,6 +183,9 @@ class Consumer:
         self.seq_off = (next_seq - seq) & 0xFFFF
         self.ts_off = (next_ts - ts) & 0xFFFFFFFF
         self.sync_seq = next_seq
+        self._segments.append((next_seq, self.seq_off, self.ts_off, self.producer))
+        if len(self._segments) > 4:
+            del self._segments[0]
         self.last_seq = (next_seq - 1) & 0xFFFF
         self._need_sync = False
 
@@ -189,18 +195,23 @@ class Consumer:
         consumer; RTX if negotiated, else plain retransmission."""
         self.nacks_received += 1
         send = self._send
-        if send is None or self._need_sync:
+        if send is None:
             return
-        producer = self.producer
+        segments = self._segments
         for oseq in lost:
-            # Only packets of the current segment, already sent.
-            if ((self.last_seq - oseq) & 0xFFFF) >= 0x8000 or ((oseq - self.sync_seq) & 0xFFFF) >= 0x8000:
+            if ((self.last_seq - oseq) & 0xFFFF) >= 0x8000:
+                continue  # not sent yet
+            # The newest segment starting at or before oseq holds its offsets.
+            for first, seq_off, ts_off, producer in reversed(segments):
+                if ((oseq - first) & 0xFFFF) < 0x8000:
+                    break
+            else:
                 continue
-            entry = producer.cached((oseq - self.seq_off) & 0xFFFF)
+            entry = producer.cached((oseq - seq_off) & 0xFFFF)
             if entry is None:
                 continue
             _, ts, cached_buf, hdr_len, _, marker = entry
-            ots = (ts + self.ts_off) & 0xFFFFFFFF
+            ots = (ts + ts_off) & 0xFFFFFFFF
             if self.rtx_pt is not None:
                 out = bytearray(cached_buf[:hdr_len])
                 out[1] = marker | self.rtx_pt

@@ -22,6 +22,11 @@ SPEAKER_EVERY = 2  # ticks between speaker decisions
 REMB_MIN, REMB_MAX, REMB_DEFAULT = 150_000, 3_000_000, 1_500_000
 REMB_MAX_AGE = 5.0
 
+_COUNTERS = (
+    "packets_received", "packets_forwarded", "retransmissions", "nacks_received",
+    "nacks_sent", "plis_received", "plis_sent", "keyframes",
+)
+
 SpeakerCallback = Callable[[str | None], Awaitable[None]]
 
 
@@ -40,6 +45,8 @@ class Router:
         # Knob for benchmarks/tests: a REMB change makes aiortc's encoders
         # restart (and emit a keyframe), so a steady-rate run can turn it off.
         self.remb_enabled = True
+        # Counters of closed producers/consumers, so stats stay cumulative.
+        self._retired: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
 
     # -- producers / consumers ---------------------------------------------
     def add_producer(self, producer: Producer) -> None:
@@ -56,6 +63,7 @@ class Router:
         closed = producer.consumers
         for consumer in closed:
             self.close_consumer(consumer.id)
+        self._retire(self._producer_counters(producer))
         producer.close()
         self._speaker.forget(producer.participant_id)
         return closed
@@ -67,6 +75,7 @@ class Router:
     def close_consumer(self, consumer_id: str) -> None:
         consumer = self.consumers.pop(consumer_id, None)
         if consumer is not None:
+            self._retire(self._consumer_counters(consumer))
             consumer.close()
 
     def switch_consumer(self, consumer: Consumer, producer: Producer) -> None:
@@ -194,21 +203,38 @@ class Router:
                 pass
             self._task = None
 
-    def stats(self) -> dict:
-        producers = list(self.producers.values())
-        consumers = list(self.consumers.values())
+    @staticmethod
+    def _producer_counters(p: Producer) -> dict[str, int]:
+        return {"packets_received": p.packets, "nacks_sent": p.nacks_sent, "plis_sent": p.plis_sent, "keyframes": p.keyframes}
+
+    @staticmethod
+    def _consumer_counters(c: Consumer) -> dict[str, int]:
         return {
-            "producers": len(producers),
-            "consumers": len(consumers),
+            "packets_forwarded": c.packets,
+            "retransmissions": c.retransmissions,
+            "nacks_received": c.nacks_received,
+            "plis_received": c.plis_received,
+        }
+
+    def _retire(self, counters: dict[str, int]) -> None:
+        for key, value in counters.items():
+            self._retired[key] += value
+
+    def stats(self) -> dict:
+        """Counts of live objects plus cumulative counters (including closed
+        producers/consumers) for tests and the benchmark harness."""
+        totals = dict(self._retired)
+        for p in self.producers.values():
+            for key, value in self._producer_counters(p).items():
+                totals[key] += value
+        for c in self.consumers.values():
+            for key, value in self._consumer_counters(c).items():
+                totals[key] += value
+        return {
+            "producers": len(self.producers),
+            "consumers": len(self.consumers),
             "tasks": self.task_count,
-            "packets_received": sum(p.packets for p in producers),
-            "packets_forwarded": sum(c.packets for c in consumers),
-            "retransmissions": sum(c.retransmissions for c in consumers),
-            "nacks_received": sum(c.nacks_received for c in consumers),
-            "nacks_sent": sum(p.nacks_sent for p in producers),
-            "plis_received": sum(c.plis_received for c in consumers),
-            "plis_sent": sum(p.plis_sent for p in producers),
-            "keyframes": sum(p.keyframes for p in producers),
+            **totals,
             "active_speaker": self.active_speaker,
             "audio_allowlist": None if self._audio_allowlist is None else sorted(self._audio_allowlist),
         }

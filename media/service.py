@@ -96,6 +96,8 @@ class MediaService:
         # here so close() can finish them.
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Counters of routers already closed, so service stats stay cumulative.
+        self._retired: dict[str, int] = {}
 
     # -- lookups ---------------------------------------------------------------
     def router(self, meeting_id: str) -> Router | None:
@@ -536,6 +538,12 @@ class MediaService:
         router = self._routers.pop(meeting_id, None)
         if router is not None:
             await router.close()
+            self._retire(router)
+
+    def _retire(self, router: Router) -> None:
+        for key, value in router.stats().items():
+            if isinstance(value, int) and key not in ("producers", "consumers", "tasks"):
+                self._retired[key] = self._retired.get(key, 0) + value
 
     async def close(self) -> None:
         self._closed = True
@@ -551,13 +559,14 @@ class MediaService:
         for meeting_id in list(self._routers):
             router = self._routers.pop(meeting_id)
             await router.close()
+            self._retire(router)
 
     # -- stats ------------------------------------------------------------------------
     def stats(self) -> dict:
         routers = list(self._routers.values())
         router_stats = [r.stats() for r in routers]
         totals = {
-            key: sum(s[key] for s in router_stats)
+            key: sum(s[key] for s in router_stats) + self._retired.get(key, 0)
             for key in (
                 "packets_received",
                 "packets_forwarded",
