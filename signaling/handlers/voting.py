@@ -1,0 +1,233 @@
+"""Satisfaction voting (满意度测评) over Socket.IO.
+
+Contract events: `vote:open`, `vote:cast`, `vote:close`; broadcasts
+`vote:opened`, `vote:turnout`, `vote:result`; `state:sync` key `vote`.
+
+Extensions (beyond ../shared/protocol.md):
+- `vote:cast` takes an optional `ballot_id` (8-64 chars of [A-Za-z0-9_-]),
+  chosen by the client: the same voter resending the same ballot_id (after a
+  reconnect) gets the same `receipt` back and is counted once, even after the
+  vote closed. The ack also says `resent: true` then. A new cast (another or
+  no ballot_id) while open replaces the voter's choice and returns a new
+  receipt; only the latest receipt is in the published chain.
+- `vote:open_batch {subject_prefix?, respondents: [participant_id…], options?,
+  secret, eligible_roles?, base?, duration_s?}` (chair) → `{ok, batch_id,
+  vote_ids}`: one vote per respondent department (subject = prefix +
+  the department's site name, or the respondent's name without a site),
+  opened in one transaction; one `vote:opened` each.
+- `vote:close` takes `{vote_id}` or `{batch_id}` (chair). Closing is
+  idempotent: the ack carries `result` (or `results` for a batch), the frozen
+  result, also when the vote was already closed (`already_closed: true`).
+- `vote:open` ack also has `closes_at`. `eligible_roles` may name member,
+  deputy, chair, clerk; a respondent or observer never votes (`invalid`).
+  `duration_s` is 1..86400; without it the vote stays open until closed.
+- `vote:opened` also carries `eligible_roles, batch_id, respondent_id, opened_at`.
+- `vote:result` also carries `subject, options, secret, batch_id,
+  respondent_id, closed_at, chain_head` (the hash-chain head, see voting/audit.py).
+  `satisfaction_rate` is null when nothing was cast; with non-default options
+  the verdict is the option with more than half of the base, else null, and
+  the rate is null.
+- `state:sync` → `vote: {open: [opened fields + cast, eligible, voted,
+  choice (named votes only)], results: [results, newest first, up to 20]}`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy.exc import IntegrityError
+
+from sessions import events as event_log
+from sessions.models import new_id
+from sessions.roles import Role
+from signaling.registry import Caller, Events, Payload
+from voting import rules, service
+from voting.turnout import pump_of
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+log = logging.getLogger(__name__)
+events = Events()
+
+VOTING_ROLES = frozenset({Role.MEMBER, Role.DEPUTY, Role.CHAIR, Role.CLERK})
+CHECK_INTERVAL_S = 0.5
+BALLOT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class VoteOptions(Payload):
+    options: list[str] | None = Field(default=None, min_length=2, max_length=10)
+    secret: bool
+    eligible_roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
+    base: rules.CountingBase = rules.CountingBase.ELIGIBLE
+    duration_s: int | None = Field(default=None, ge=1, le=86400)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [o.strip() for o in value]
+        if any(not o or len(o) > 100 for o in cleaned):
+            raise ValueError("each option is 1 to 100 characters")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("options must differ")
+        return cleaned
+
+    @field_validator("eligible_roles")
+    @classmethod
+    def _roles(cls, value: list[Role] | None) -> list[Role] | None:
+        if value is None:
+            return None
+        refused = [r.value for r in value if r not in VOTING_ROLES]
+        if refused:
+            raise ValueError(f"{', '.join(refused)} never vote")
+        return sorted(set(value))
+
+    def settings(self) -> service.VoteSettings:
+        return service.VoteSettings(
+            options=list(self.options or rules.DEFAULT_OPTIONS),
+            secret=self.secret,
+            eligible_roles=[r.value for r in (self.eligible_roles or [Role.MEMBER])],
+            base=self.base,
+            duration_s=self.duration_s,
+        )
+
+
+class OpenVote(VoteOptions):
+    subject: str = Field(min_length=1, max_length=300)
+
+
+class OpenBatch(VoteOptions):
+    subject_prefix: str = Field(default="满意度测评：", max_length=100)
+    respondents: list[str] = Field(min_length=1, max_length=50)
+
+
+class CastVote(Payload):
+    vote_id: str = Field(min_length=1, max_length=64)
+    choice: str = Field(min_length=1, max_length=100)
+    ballot_id: str | None = Field(default=None, pattern=BALLOT_ID.pattern)
+
+
+class CloseVote(Payload):
+    vote_id: str | None = Field(default=None, min_length=1, max_length=64)
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one(self) -> "CloseVote":
+        if (self.vote_id is None) == (self.batch_id is None):
+            raise ValueError("give vote_id or batch_id")
+        return self
+
+
+def server_secret(hub: "Hub") -> bytes:
+    return hub.settings.signing_secret().encode()
+
+
+async def _open(hub: "Hub", caller: Caller, subjects, settings: service.VoteSettings, batch_id=None) -> list:
+    async with hub.db.transaction() as tx:
+        if batch_id is not None:
+            subjects = await service.respondent_subjects(tx, caller.meeting_id, subjects[0], subjects[1])
+        votes = await service.open_votes(tx, caller.meeting_id, caller.participant_id, subjects, settings,
+                                         batch_id=batch_id)
+        logged = [
+            await event_log.append(tx, caller.meeting_id, "vote:opened", service.opened_view(v),
+                                   actor_id=caller.participant_id)
+            for v in votes
+        ]
+    for entry in logged:
+        await hub.broadcast(entry, "vote:opened")
+    return votes
+
+
+@events.on("vote:open", OpenVote, roles={Role.CHAIR})
+async def open_vote(hub: "Hub", caller: Caller, payload: OpenVote) -> dict:
+    (vote,) = await _open(hub, caller, [(payload.subject, None)], payload.settings())
+    return {"vote_id": vote.id, "closes_at": service.iso(vote.closes_at)}
+
+
+@events.on("vote:open_batch", OpenBatch, roles={Role.CHAIR})
+async def open_batch(hub: "Hub", caller: Caller, payload: OpenBatch) -> dict:
+    batch_id = new_id()
+    votes = await _open(hub, caller, (payload.respondents, payload.subject_prefix), payload.settings(), batch_id)
+    return {"batch_id": batch_id, "vote_ids": [v.id for v in votes]}
+
+
+@events.on("vote:cast", CastVote)
+async def cast_vote(hub: "Hub", caller: Caller, payload: CastVote) -> dict:
+    secret = server_secret(hub)
+    for attempt in range(3):
+        try:
+            async with hub.db.transaction() as tx:
+                outcome = await service.cast(
+                    tx, secret, vote_id=payload.vote_id, meeting_id=caller.meeting_id,
+                    voter_id=caller.participant_id, role=caller.role.value, choice=payload.choice,
+                    ballot_id=payload.ballot_id,
+                )
+            break
+        except IntegrityError:
+            # The same voter's other cast won the insert; retrying takes the
+            # change (or resend) path against its row.
+            if attempt == 2:
+                raise
+    if outcome.first:
+        pump_of(hub).mark(caller.meeting_id, payload.vote_id)
+    return {"receipt": outcome.receipt, "resent": outcome.resent}
+
+
+async def close_and_announce(hub: "Hub", vote_id: str, meeting_id: str | None, closed_by: str | None):
+    """Close one vote; the process that wins the close broadcasts the result once."""
+    async with hub.db.transaction() as tx:
+        outcome = await service.close(tx, vote_id, meeting_id, closed_by)
+        logged = None
+        if outcome.won:
+            logged = await event_log.append(tx, outcome.vote.meeting_id, "vote:result",
+                                            service.result_view(outcome.vote), actor_id=closed_by)
+    if logged is not None:
+        await hub.broadcast(logged, "vote:result")
+    return outcome
+
+
+@events.on("vote:close", CloseVote, roles={Role.CHAIR})
+async def close_vote(hub: "Hub", caller: Caller, payload: CloseVote) -> dict:
+    if payload.vote_id is not None:
+        outcome = await close_and_announce(hub, payload.vote_id, caller.meeting_id, caller.participant_id)
+        return {"result": service.result_view(outcome.vote), "already_closed": not outcome.won}
+    async with hub.db.read() as session:
+        ids = [v.id for v in await service.votes_of_batch(session, payload.batch_id, caller.meeting_id)]
+    results = []
+    for vote_id in ids:
+        outcome = await close_and_announce(hub, vote_id, caller.meeting_id, caller.participant_id)
+        results.append(service.result_view(outcome.vote))
+    return {"results": results}
+
+
+async def close_due_votes(hub: "Hub") -> None:
+    async with hub.db.read() as session:
+        due = await service.due_votes(session)
+    for vote_id, meeting_id in due:
+        await close_and_announce(hub, vote_id, meeting_id, None)
+
+
+@events.on_start
+async def start_auto_close(hub: "Hub") -> None:
+    # Every process checks; the conditional close lets exactly one win.
+    hub.every(CHECK_INTERVAL_S, lambda: close_due_votes(hub), "vote-auto-close")
+
+
+@events.state("vote")
+async def vote_state(hub: "Hub", caller: Caller, session) -> dict:
+    open_now = []
+    for vote in await service.open_votes_of(session, caller.meeting_id):
+        cast, eligible = await service.turnout(session, vote)
+        open_now.append({
+            **service.opened_view(vote),
+            "cast": cast,
+            "eligible": eligible,
+            "voted": await service.has_voted(session, vote.id, caller.participant_id),
+            "choice": await service.named_choice(session, vote, caller.participant_id),
+        })
+    results = [service.result_view(v) for v in await service.recent_closed_of(session, caller.meeting_id)]
+    return {"open": open_now, "results": results}
