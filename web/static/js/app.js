@@ -1,0 +1,260 @@
+/*
+ * Plenary browser shell.
+ *
+ * The hub serves this page at /join?token=… (and /). The shell takes the token
+ * once, connects to Socket.IO namespace /meeting, calls state:sync, shows the
+ * meeting, who you are and the roster, and loads the feature modules.
+ *
+ * ─── Writing a feature ──────────────────────────────────────────────────────
+ * One file: web/static/js/features/<name>.js (listed by GET /client/features,
+ * imported by the shell; no registration anywhere else).
+ *
+ *   export default {
+ *     id: "voting",                       // unique; used in the DOM as data-feature
+ *     order: 30,                          // optional: lower = earlier panels/stage items (default 100)
+ *     strings: { "zh-CN": { title: "满意度测评" }, en: { title: "Satisfaction vote" } },
+ *     mount(ctx) { … },                   // once, after the first state:sync (may be async)
+ *     sync(ctx, state) { … },             // optional: after every later state:sync (gap, reconnect)
+ *     onLanguage(ctx, lang) { … },        // optional: after the 中文/English switch
+ *   };
+ *
+ * ctx:
+ *   ctx.me            {id, name, role, site} of this participant (site: {id, name, kind, parent_id} | null)
+ *   ctx.meeting       {id, title, status, starts_at}
+ *   ctx.state         the latest state:sync answer ({seq, meeting, me, roster, inquiry, vote,
+ *                     document, recording, tracks, ice_servers, …}); ctx.state.roster is kept
+ *                     current by the shell from `roster` broadcasts. Read it when you need it
+ *                     (it is replaced on each sync; do not keep a reference).
+ *   ctx.call(event, payload)  → Promise of the ack; never rejects: {ok: true, …} or
+ *                     {ok: false, error: {code, message}}; besides the contract's codes the shell
+ *                     adds "offline" (not connected; nothing was sent) and "timeout" (10 s).
+ *   ctx.on(event, handler)    handler(data) for each server broadcast `event`; returns an
+ *                     unsubscribe function. Seq gaps are handled by the shell (it re-syncs and
+ *                     then calls your sync hook), and broadcasts older than the state you hold
+ *                     are dropped. Make handlers idempotent: an event may arrive whose effect
+ *                     the synced state already shows. Unsequenced events (media:offer,
+ *                     media:active-speaker) are passed through as they come.
+ *   ctx.t(key, vars)  your string in the current language (falls back to zh-CN, then to the
+ *                     shell's strings, then to the key); "{name}" placeholders filled from vars.
+ *                     The shell's strings include "role:<role>" and "group:<site kind>".
+ *   ctx.lang          "zh-CN" or "en".
+ *   ctx.panel(id, title)      → the body element of a panel (a section with a heading) in the
+ *                     main column, made once per id. If `title` is a key of your strings, the
+ *                     heading follows the language switch. Hide the whole panel with
+ *                     `body.closest(".panel").hidden = true`.
+ *   ctx.stage(id?)    → your element on the stage: the big area at the top of the main column
+ *                     for the video grid, the presented document page… Several stage items
+ *                     share it side by side (flex, by `order`); set `.hidden = true` on yours when
+ *                     it has nothing to show; the stage disappears when all items are hidden.
+ *   Any element inside your panels/stage with data-t="key" is re-labelled on a language switch.
+ *   ctx.api(path, options)    fetch() with "Authorization: Bearer <token>"; `options.json`
+ *                     sends a JSON body. Resolves to the Response.
+ *   ctx.token         the participant's token (e.g. for <img> URLs you fetch yourself).
+ *   ctx.toast(message, {kind: "info" | "error"})  a short notice that goes away by itself.
+ *   ctx.participant(id) → the roster entry {id, name, role, site, online} or undefined;
+ *   ctx.nameOf(id)    → that participant's name;  ctx.roleLabel(role) → 主持人 / Chair …
+ *
+ * Styling: plain DOM, no framework. Put your CSS in your module (inject one <style> once);
+ * the shell's variables are available: --ink, --muted, --line, --surface, --accent,
+ * --accent-ink, --ok, --warn, --danger, --radius, --touch (minimum target size, 48px).
+ * Use class "button" (and "button primary" / "button danger") for touch-sized buttons.
+ * ────────────────────────────────────────────────────────────────────────────
+ */
+
+import { Connection } from "./connection.js";
+import { FeatureHost, importFeatures } from "./features.js";
+import { I18n, SHELL_STRINGS, relabel } from "./i18n.js";
+import { renderRoster } from "./roster.js";
+import { takeToken } from "./session.js";
+import { Surfaces } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+
+class Shell {
+  constructor() {
+    this.i18n = new I18n();
+    this.t = this.i18n.translator();
+    this.state = null;
+    this.status = "connecting";
+    this.surfaces = new Surfaces({ panels: $("panels"), stage: $("stage"), toasts: $("toasts"), notice: $("notice") });
+    this.features = null;
+    this.featureList = null;
+    this.mounted = false;
+  }
+
+  start() {
+    this.applyLanguage();
+    this.wireChrome();
+    const token = takeToken();
+    if (!token) return this.refuse("no_token", null);
+    if (typeof window.io !== "function") return this.refuse("no_client", null);
+
+    this.featureList = importFeatures().catch((err) => {
+      console.error("feature list unavailable", err);
+      return { loaded: [], failed: ["/client/features"] };
+    });
+    this.connection = new Connection(window.io, token, {
+      onSync: (state) => this.onSync(state),
+      onEvent: (event, data) => this.onEvent(event, data),
+      onStatus: (status, detail) => this.onStatus(status, detail),
+    });
+    this.features = new FeatureHost({
+      i18n: this.i18n,
+      surfaces: this.surfaces,
+      connection: this.connection,
+      token,
+      state: () => this.state,
+      participant: (id) => this.state?.roster?.find((p) => p.id === id),
+    });
+    this.connection.start();
+  }
+
+  wireChrome() {
+    for (const button of document.querySelectorAll("[data-lang]")) {
+      button.addEventListener("click", () => this.i18n.setLanguage(button.dataset.lang));
+    }
+    this.i18n.onChange((lang) => {
+      this.applyLanguage();
+      this.features?.relabel(lang);
+    });
+    $("roster-toggle").addEventListener("click", () => {
+      const roster = $("roster");
+      this.setRosterOpen(!roster.classList.contains("is-open"));
+    });
+  }
+
+  setRosterOpen(open) {
+    $("roster").classList.toggle("is-open", open);
+    const toggle = $("roster-toggle");
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.querySelector(".toggle-label").textContent = this.t(open ? "hide_roster" : "show_roster");
+  }
+
+  applyLanguage() {
+    const lang = this.i18n.lang;
+    document.documentElement.lang = lang;
+    for (const button of document.querySelectorAll("[data-lang]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+    relabel(document, this.t, { skipFeatures: true });
+    this.setRosterOpen($("roster").classList.contains("is-open"));
+    this.renderHeader();
+    this.renderRoster();
+    if (this.refusal) this.refuse(this.refusal.titleKey, this.refusal.reason);
+    else this.onStatus(this.status, this.statusDetail);
+  }
+
+  // ── connection ──────────────────────────────────────────────────────────
+
+  onStatus(status, detail) {
+    if (status === "sync_failed") {
+      this.surfaces.toast(this.t("sync_failed", { reason: detail }), { kind: "error" });
+      return;
+    }
+    this.status = status;
+    this.statusDetail = detail;
+    const badge = $("conn");
+    badge.dataset.status = status;
+    const label = { connecting: "status_connecting", online: "status_online", reconnecting: "status_reconnecting" };
+    badge.querySelector(".conn-text").textContent = this.t(label[status] || "status_offline");
+    if (status === "refused") {
+      this.refuse("refused_title", detail);
+    } else if (status === "reconnecting") {
+      this.surfaces.notice(this.t("status_reconnecting"), { kind: "warn" });
+    } else if (status === "offline") {
+      this.surfaces.notice(this.t("kicked"), {
+        kind: "error",
+        action: { label: this.t("reconnect"), run: () => this.connection.reconnect() },
+      });
+    } else if (!this.refusal) {
+      this.surfaces.notice(null);
+    }
+  }
+
+  /** Show why we cannot join (a refused or missing token) instead of the meeting. */
+  refuse(titleKey, reason) {
+    this.refusal = { titleKey, reason };
+    this.status = "refused";
+    $("conn").dataset.status = "refused";
+    $("conn").querySelector(".conn-text").textContent = this.t("status_offline");
+    this.surfaces.notice(null);
+    document.body.classList.add("is-refused");
+    const box = $("refusal");
+    box.hidden = false;
+    $("refusal-title").textContent = this.t(titleKey);
+    const reasonEl = $("refusal-reason");
+    if (reason) {
+      const known = `reason:${reason}`;
+      const friendly = this.i18n.has([SHELL_STRINGS], known) ? this.t(known) : null;
+      reasonEl.replaceChildren();
+      if (friendly) {
+        const strong = document.createElement("strong");
+        strong.textContent = friendly;
+        reasonEl.append(strong, document.createElement("br"));
+      }
+      const raw = document.createElement("span");
+      raw.className = "refusal-raw";
+      raw.textContent = this.t("refused_reason", { reason });
+      reasonEl.append(raw);
+      $("refusal-advice").hidden = false;
+    } else {
+      reasonEl.replaceChildren();
+      $("refusal-advice").hidden = true;
+    }
+  }
+
+  async onSync(state) {
+    this.state = state;
+    this.refusal = null;
+    document.body.classList.remove("is-refused");
+    $("refusal").hidden = true;
+    this.renderHeader();
+    this.renderRoster();
+    if (this.mounted) {
+      this.features.sync(state);
+      return;
+    }
+    this.mounted = true;
+    const { loaded, failed } = await this.featureList;
+    failed.push(...(await this.features.mountAll(loaded)));
+    for (const name of failed) this.surfaces.toast(this.t("feature_failed", { name }), { kind: "error" });
+    document.body.classList.add("is-ready");
+  }
+
+  onEvent(event, data) {
+    if (event === "roster" && this.state && Array.isArray(data?.participants)) {
+      this.state.roster = data.participants;
+      this.renderRoster();
+    }
+    this.features?.dispatch(event, data);
+  }
+
+  // ── rendering ───────────────────────────────────────────────────────────
+
+  renderHeader() {
+    const state = this.state;
+    if (!state) return;
+    const title = state.meeting?.title || "";
+    $("meeting-title").textContent = title;
+    $("meeting-title").removeAttribute("data-t");
+    document.title = title ? `${title} · Plenary` : "Plenary";
+    const status = state.meeting?.status;
+    $("meeting-status").textContent = status ? this.t(`meeting:${status}`) : "";
+    const me = state.me;
+    $("me-name").textContent = me?.name || "";
+    $("me-role").textContent = me ? this.t(`role:${me.role}`) : "";
+    $("me-role").className = `role-badge role-${me?.role || "none"}`;
+    $("me-site").textContent = me?.site?.name || "";
+    $("me").hidden = !me;
+  }
+
+  renderRoster() {
+    if (!this.state) return;
+    renderRoster({ list: $("roster-list"), summary: $("roster-summary") }, this.state.roster, this.state.me?.id, this.t);
+  }
+}
+
+// Exposed for diagnosis from the browser console (and for tests that need to
+// drop the transport to exercise reconnection).
+window.plenaryShell = new Shell();
+window.plenaryShell.start();

@@ -1,0 +1,92 @@
+// The roster: everyone in the meeting, grouped by the level of their site
+// (city hall, districts, townships, liaison stations, departments), with an
+// online dot and online/total counts per group. Rendered from the roster list
+// alone, so a `roster` broadcast and a `state:sync` redraw it the same way.
+
+export const GROUP_ORDER = ["city", "district", "township", "station", "department", "none"];
+// Within a group the chair and staff come first, observers last.
+const ROLE_ORDER = ["chair", "clerk", "member", "deputy", "respondent", "observer"];
+
+export function groupOf(participant) {
+  const kind = participant?.site?.kind;
+  return GROUP_ORDER.includes(kind) && kind !== "none" ? kind : "none";
+}
+
+/** Participants grouped by site level, in GROUP_ORDER, empty groups left out. */
+export function groupRoster(participants) {
+  const groups = new Map(GROUP_ORDER.map((g) => [g, []]));
+  participants.forEach((p, index) => groups.get(groupOf(p)).push({ p, index }));
+  const rank = (role) => {
+    const i = ROLE_ORDER.indexOf(role);
+    return i === -1 ? ROLE_ORDER.length : i;
+  };
+  const result = [];
+  for (const [group, entries] of groups) {
+    if (!entries.length) continue;
+    entries.sort(
+      (a, b) =>
+        (a.p.site?.name || "").localeCompare(b.p.site?.name || "", "zh-CN") ||
+        rank(a.p.role) - rank(b.p.role) ||
+        a.index - b.index,
+    );
+    const people = entries.map((e) => e.p);
+    result.push({ group, people, online: people.filter((p) => p.online).length });
+  }
+  return result;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * Draw the roster into `list` and the overall count into `summary`.
+ * @param {{list: HTMLElement, summary: HTMLElement}} target
+ */
+export function renderRoster(target, participants, meId, t) {
+  const groups = groupRoster(participants || []);
+  const total = (participants || []).length;
+  const online = (participants || []).filter((p) => p.online).length;
+  target.summary.textContent = t("online_of", { online, total });
+
+  const fragment = document.createDocumentFragment();
+  if (!total) fragment.append(el("p", "roster-empty", t("empty_roster")));
+  for (const { group, people, online: groupOnline } of groups) {
+    const section = el("section", "roster-group");
+    section.dataset.group = group;
+    const heading = el("h3", "roster-group-title");
+    heading.append(el("span", "roster-group-name", t(`group:${group}`)));
+    const count = el("span", `roster-count${groupOnline ? "" : " is-zero"}`, `${groupOnline}/${people.length}`);
+    count.setAttribute("aria-label", t("online_of", { online: groupOnline, total: people.length }));
+    heading.append(count);
+    section.append(heading);
+
+    const ul = el("ul", "roster-people");
+    for (const p of people) {
+      const li = el("li", `person${p.online ? " is-online" : ""}${p.id === meId ? " is-me" : ""}`);
+      li.dataset.participantId = p.id;
+      li.dataset.online = p.online ? "true" : "false";
+      const dot = el("span", "dot");
+      dot.setAttribute("role", "img");
+      dot.setAttribute("aria-label", t(p.online ? "online" : "offline"));
+      dot.title = t(p.online ? "online" : "offline");
+      const text = el("span", "person-text");
+      const line = el("span", "person-line");
+      line.append(el("span", "person-name", p.name));
+      if (p.id === meId) line.append(el("span", "person-me", t("you")));
+      text.append(line);
+      const detail = el("span", "person-detail");
+      detail.append(el("span", `role-badge role-${p.role}`, t(`role:${p.role}`)));
+      if (p.site?.name) detail.append(el("span", "person-site", p.site.name));
+      text.append(detail);
+      li.append(dot, text);
+      ul.append(li);
+    }
+    section.append(ul);
+    fragment.append(section);
+  }
+  target.list.replaceChildren(fragment);
+}
