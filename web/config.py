@@ -25,6 +25,8 @@ class Settings:
     media_loopback: bool = False
     public_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Meeting papers: more pages than this is refused as too large.
+    max_document_pages: int = 500
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

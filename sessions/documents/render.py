@@ -1,0 +1,171 @@
+"""PDF inspection and page rendering with pdfium, off the event loop.
+
+pdfium is not thread-safe (pypdfium2 says so), so every pdfium call runs on
+one dedicated worker thread; ctypes releases the GIL during the native call,
+so the loop keeps serving while a page renders. PNG encoding and watermarks
+run on a separate small Pillow pool, so the pdfium thread only rasterizes.
+
+Pages are rendered once per content (cached by sha256) at a fixed width, on
+demand or ahead of time after an upload; concurrent requests for the same
+page share one render.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+
+from sessions.documents import watermark
+from sessions.documents.storage import DocumentStore, write_atomically
+from sessions.errors import Invalid, NotFound
+
+PAGE_WIDTH_PX = 1600
+# A page with an absurd aspect ratio must not turn into a gigapixel bitmap.
+MAX_PAGE_PIXELS = PAGE_WIDTH_PX * PAGE_WIDTH_PX * 3
+# PNG level 3: most of level 9's size on text pages at a fraction of the time.
+PNG_LEVEL = 3
+
+
+class _PdfiumThread:
+    """State that only the pdfium worker thread touches: a few open documents."""
+
+    KEEP_OPEN = 4
+
+    def __init__(self) -> None:
+        self._open: OrderedDict[str, pdfium.PdfDocument] = OrderedDict()
+
+    def document(self, path: Path) -> pdfium.PdfDocument:
+        key = str(path)
+        doc = self._open.pop(key, None)
+        if doc is None:
+            doc = pdfium.PdfDocument(key)
+        self._open[key] = doc
+        while len(self._open) > self.KEEP_OPEN:
+            _, old = self._open.popitem(last=False)
+            old.close()
+        return doc
+
+    def count_pages(self, path: Path) -> int:
+        """Open the file as pdfium would for rendering; raise Invalid with a clear reason."""
+        try:
+            doc = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise Invalid("the PDF is encrypted with a password; upload an unprotected copy") from None
+            if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
+                raise Invalid("the PDF uses an unsupported security handler") from None
+            raise Invalid("not a readable PDF (the file is damaged or not a PDF)") from None
+        try:
+            return len(doc)
+        finally:
+            doc.close()
+
+    def render(self, path: Path, page_index: int) -> Image.Image:
+        doc = self.document(path)
+        page = doc[page_index]
+        try:
+            width_pt, height_pt = page.get_size()
+            if width_pt <= 0 or height_pt <= 0:
+                raise Invalid("the page has no area")
+            scale = PAGE_WIDTH_PX / width_pt
+            if (width_pt * scale) * (height_pt * scale) > MAX_PAGE_PIXELS:
+                scale = math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt))
+            bitmap = page.render(scale=scale, may_draw_forms=False)
+            try:
+                # copy(): the PIL image must not outlive pdfium's buffer.
+                return bitmap.to_pil().convert("RGB").copy()
+            finally:
+                bitmap.close()
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        for doc in self._open.values():
+            doc.close()
+        self._open.clear()
+
+
+def encode_png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=PNG_LEVEL)
+    return out.getvalue()
+
+
+class PageRenderer:
+    """The hub's renderer: owns the two pools; closed by the hub's owner task."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+        self._pdfium = ThreadPoolExecutor(1, thread_name_prefix="pdfium")
+        self._pillow = ThreadPoolExecutor(2, thread_name_prefix="pillow")
+        self._pdf_state = _PdfiumThread()
+        self._inflight: dict[tuple, asyncio.Future] = {}
+
+    async def _on(self, pool: ThreadPoolExecutor, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def count_pages(self, path: Path) -> int:
+        return await self._on(self._pdfium, self._pdf_state.count_pages, path)
+
+    async def run_blocking(self, fn, *args):
+        """Small blocking file work (moves, writes) on the Pillow pool."""
+        return await self._on(self._pillow, fn, *args)
+
+    async def plain_page(self, sha256: str, page: int) -> Path:
+        """The cached plain render of page `page` (from 1), rendering it if needed."""
+        path = self.store.page_path(sha256, page)
+        if path.exists():
+            return path
+        return await self._once(("plain", sha256, page), self._render_plain(sha256, page, path))
+
+    async def _render_plain(self, sha256: str, page: int, path: Path) -> Path:
+        pdf = self.store.pdf_path(sha256)
+        if not pdf.exists():
+            raise NotFound("the document's file is missing from the data dir")
+        image = await self._on(self._pdfium, self._pdf_state.render, pdf, page - 1)
+        data = await self._on(self._pillow, encode_png, image)
+        await self._on(self._pillow, write_atomically, path, data)
+        return path
+
+    async def marked_page(self, sha256: str, page: int, viewer_key: str, text: str) -> Path:
+        """Page `page` with `text` watermarked across it, cached per viewer."""
+        path = self.store.marked_path(sha256, viewer_key, page)
+        if path.exists():
+            return path
+        plain = await self.plain_page(sha256, page)
+        return await self._once(("marked", sha256, page, viewer_key), self._mark(plain, path, text))
+
+    async def _mark(self, plain: Path, path: Path, text: str) -> Path:
+        await self._on(self._pillow, watermark.mark_file, plain, path, text)
+        return path
+
+    async def prerender(self, sha256: str, pages: int) -> None:
+        """Render every page ahead of time, one at a time so on-demand requests interleave."""
+        for page in range(1, pages + 1):
+            await self.plain_page(sha256, page)
+
+    async def _once(self, key: tuple, work) -> Path:
+        """Run `work` once for `key`; concurrent callers await the same result."""
+        running = self._inflight.get(key)
+        if running is not None:
+            work.close()
+            return await asyncio.shield(running)
+        future = asyncio.ensure_future(work)
+        self._inflight[key] = future
+        future.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(future)
+
+    def close(self) -> None:
+        for future in list(self._inflight.values()):
+            future.cancel()
+        # The pdfium state belongs to its thread: close it there, then stop.
+        self._pdfium.submit(self._pdf_state.close)
+        self._pdfium.shutdown(wait=False, cancel_futures=False)
+        self._pillow.shutdown(wait=False, cancel_futures=True)
