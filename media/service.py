@@ -314,7 +314,11 @@ class MediaService:
         await self._forget_if_empty(peer)
 
     # -- subscribing -------------------------------------------------------------
-    async def subscribe(self, meeting_id: str, participant_id: str, track_ids: list[str] | Literal["all"]) -> str:
+    async def subscribe(
+        self, meeting_id: str, participant_id: str, track_ids: list[str] | Literal["all"]
+    ) -> str | None:
+        """Return an offer for the receive transport, or None while there is
+        nothing to receive yet (the first producer then triggers on_offer)."""
         if track_ids == "all":
             want: Want = "all"
         else:
@@ -331,6 +335,10 @@ class MediaService:
             if peer.gone:
                 raise MediaError("state", "participant has left")
             peer.want = want
+            if peer.recv is None and not self._desired(peer):
+                # An offer without m= sections is one browsers refuse
+                # ("BUNDLE group contains a MID='' matching no m= section").
+                return None
             return await self._make_offer(peer)
 
     def _desired(self, peer: Peer) -> list[Producer]:
@@ -366,6 +374,7 @@ class MediaService:
             peer.recv = self._new_transport(peer, "recv")
         transport = peer.recv
         pc = transport.pc
+        peer.dirty = False
         desired = {p.id: p for p in self._desired(peer)}
         for consumer in list(peer.consumers.values()):
             if consumer.producer.id not in desired or consumer.producer.closed:
@@ -391,6 +400,13 @@ class MediaService:
         await pc.setLocalDescription(await pc.createOffer())
         transport.hook()
         for t, previous, producer in added:
+            if producer.closed or peer.gone:
+                # Closed while we awaited the offer: keep the m-line free and
+                # offer again once this round is answered.
+                t.direction = "inactive"  # type: ignore[attr-defined]
+                peer.free[t.mid] = (t, previous)  # type: ignore[attr-defined]
+                peer.dirty = True
+                continue
             ssrc, rtx_ssrc = hooks.sender_ssrcs(t.sender)  # type: ignore[attr-defined]
             consumer = Consumer(
                 id=uuid.uuid4().hex[:16],
@@ -405,7 +421,6 @@ class MediaService:
             transport.consumers_by_ssrc[ssrc] = consumer
             transport.consumers_by_ssrc[rtx_ssrc] = consumer
             router.add_consumer(consumer)
-        peer.dirty = False
         return pc.localDescription.sdp
 
     @staticmethod
@@ -450,17 +465,19 @@ class MediaService:
 
     async def _renegotiate(self, peer: Peer) -> None:
         """Server-initiated offer (producers came or went)."""
-        if self.on_offer is None or peer.recv is None or peer.gone:
+        if self.on_offer is None or peer.gone:
             peer.dirty = True
             return
         async with peer.lock:
-            if peer.recv is None or peer.gone:
+            if peer.gone:
                 return
-            if peer.recv.pc.signalingState != "stable":
+            if peer.recv is not None and peer.recv.pc.signalingState != "stable":
                 peer.dirty = True  # offer again once the pending answer arrives
                 return
             desired = {p.id for p in self._desired(peer)}
             current = {c.producer.id for c in peer.consumers.values()}
+            if peer.recv is None and not desired:
+                return  # subscribed to "all" before anyone published
             if desired == current and not peer.dirty:
                 return
             sdp = await self._make_offer(peer)
@@ -471,7 +488,7 @@ class MediaService:
 
     async def _tracks_changed(self, meeting_id: str) -> None:
         for peer in [p for p in self._peers.values() if p.meeting_id == meeting_id]:
-            if peer.recv is not None and (peer.want == "all" or peer.dirty):
+            if (peer.recv is not None or peer.want) and (peer.want == "all" or peer.dirty or peer.recv is None):
                 await self._renegotiate(peer)
         if self.on_tracks_changed is not None:
             try:

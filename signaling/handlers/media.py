@@ -98,6 +98,8 @@ async def subscribe(hub: "Hub", caller: Caller, payload: SubscribeIn) -> None:
         sdp = await service.subscribe(caller.meeting_id, caller.participant_id, payload.tracks)
     except MediaError as exc:
         raise _as_hub_error(exc) from None
+    if sdp is None:
+        return  # nothing published yet: the first track brings a media:offer
     # To this connection only: it holds the receiving peer connection.
     await hub.sio.emit(
         "media:offer", _offer_body(service, caller.meeting_id, caller.participant_id, sdp),
@@ -122,3 +124,17 @@ async def tracks_section(hub: "Hub", caller: Caller, _session) -> list[dict]:
 async def leave(hub: "Hub", caller: Caller) -> None:
     if hub.media is not None:
         await hub.media.leave(caller.meeting_id, caller.participant_id)
+
+
+@events.state("media")
+async def media_section(hub: "Hub", caller: Caller, _session) -> dict:
+    """What the hub forwards for this caller, so a client that reconnected
+    (and lost its server-side peer) knows to publish and subscribe afresh."""
+    if hub.media is None:
+        return {"available": False, "publishing": False, "consumers": 0}
+    mine = [t for t in hub.media.tracks(caller.meeting_id) if t.participant_id == caller.participant_id]
+    return {
+        "available": True,
+        "publishing": bool(mine),
+        "consumers": len(hub.media.consumers(caller.meeting_id, caller.participant_id)),
+    }
