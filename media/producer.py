@@ -85,6 +85,8 @@ class Producer:
         self.rtcp_out: Callable[[bytes], None] | None = None
         self.rtcp_ssrc = 0
         self._last_pli = -1e9
+        # Test hook: return True to drop an incoming packet (uplink loss).
+        self.drop_hook: Callable[[int], bool] | None = None
         # Off only in tests that prove keyframe-on-join depends on it.
         self.keyframe_requests = True
 
@@ -152,6 +154,8 @@ class Producer:
         if not hdr_len:
             return
         b0, b1, seq, ts, _ = HEADER.unpack_from(data)
+        if self.drop_hook is not None and self.drop_hook(seq):
+            return
 
         # Uplink statistics and gap detection.
         if self._max_seq < 0:

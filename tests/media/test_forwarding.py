@@ -114,3 +114,62 @@ async def test_nack_repairs_injected_loss(service: MediaService) -> None:
     finally:
         await sub.close()
         await pub.close()
+
+
+async def test_uplink_loss_is_nacked_and_repaired_by_publisher_rtx(service: MediaService) -> None:
+    pub = Publisher(service, "up", "alice")
+    pub.add(MovingVideo())
+    await pub.publish()
+    sub = Subscriber(service, "up", "bob")
+    try:
+        await sub.subscribe("all")
+        producer = next(iter(service.router("up").producers.values()))
+        await wait_for(lambda: sub.frames["video"] >= 5, 15, "frames")
+        dropped: set[int] = set()
+
+        def drop_once(seq: int) -> bool:
+            # Lose 5% of the uplink, each packet only once (the repair passes).
+            if seq % 20 == 3 and seq not in dropped:
+                dropped.add(seq)
+                return True
+            return False
+
+        producer.drop_hook = drop_once
+        before = sub.frames["video"]
+        await wait_for(lambda: producer.rtx_received >= 5 and sub.frames["video"] - before >= 45, 15, "repairs")
+        assert producer.nacks_sent > 0
+        assert service.stats()["nacks_sent"] > 0
+    finally:
+        await sub.close()
+        await pub.close()
+
+
+async def test_sender_reports_carry_true_counts(service: MediaService) -> None:
+    pub = Publisher(service, "sr", "alice")
+    pub.add(MovingVideo())
+    pub.add(Tone())
+    await pub.publish()
+    sub = Subscriber(service, "sr", "bob")
+    try:
+        await sub.subscribe("all")
+        consumers = {c.ssrc: c for c in service.router("sr").consumers.values()}
+
+        async def remote_outbound() -> dict[int, int]:
+            seen = {}
+            for receiver in sub.pc.getReceivers():
+                for stat in (await receiver.getStats()).values():
+                    if stat.type == "remote-outbound-rtp" and stat.ssrc in consumers:
+                        seen[stat.ssrc] = stat.packetsSent
+            return seen
+
+        deadline = asyncio.get_running_loop().time() + 10
+        seen: dict[int, int] = {}
+        while len(seen) < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            seen = await remote_outbound()
+        assert len(seen) == 2, "no SR reached the subscriber for each stream"
+        for ssrc, packets_sent in seen.items():
+            assert 0 < packets_sent <= consumers[ssrc].packets
+    finally:
+        await sub.close()
+        await pub.close()

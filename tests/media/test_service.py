@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from media.service import MediaError, MediaService
 from media_testkit import MovingVideo, Publisher, Subscriber, Tone, config, wait_for
@@ -57,14 +57,28 @@ async def test_sources_and_renegotiation(service: MediaService) -> None:
         await pub.pc.setLocalDescription(await pub.pc.createOffer())
         mid = t.mid
         answer = await service.publish("r", "alice", pub.pc.localDescription.sdp, {mid: "screen"})
-        from aiortc import RTCSessionDescription
-
         await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         assert sorted((t.kind, t.source) for t in service.tracks("r")) == [("audio", "mic"), ("video", "screen")]
         await wait_for(lambda: any(o[1] == "bob" for o in service.test_offers), 5, "server offer")
         _, _, offer = service.test_offers[-1]
         await sub.apply_offer(offer)
         await wait_for(lambda: sub.frames["video"] >= 15, 15, "screen frames")
+
+        # The publisher stops its screen share: the producer goes away.
+        t.direction = "inactive"
+        await pub.pc.setLocalDescription(await pub.pc.createOffer())
+        answer = await service.publish("r", "alice", pub.pc.localDescription.sdp)
+        await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        assert [(t.kind, t.source) for t in service.tracks("r")] == [("audio", "mic")]
+        assert service.stats()["consumers"] == 1
+        _, _, offer = service.test_offers[-1]
+        await sub.apply_offer(offer)
+        t.direction = "sendonly"
+        await pub.pc.setLocalDescription(await pub.pc.createOffer())
+        answer = await service.publish("r", "alice", pub.pc.localDescription.sdp, {t.mid: "screen"})
+        await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await sub.apply_offer(service.test_offers[-1][2])
+        await wait_for(lambda: service.stats()["consumers"] == 2, 5, "screen consumer again")
 
         # Explicit subscription to the audio only: the video consumer goes away.
         audio_id = next(t.id for t in service.tracks("r") if t.kind == "audio")
