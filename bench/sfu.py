@@ -295,6 +295,30 @@ def _f(v: Any, fmt: str) -> str:
         return str(v)
 
 
+def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (workload, N, server): the run with the median µs/pkt."""
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    order: list[tuple[str, int, str]] = []
+    for r in results:
+        key = (r["workload"], r["n"], r["server"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    out = []
+    for key in order:
+        ok = [r for r in groups[key] if r.get("ok") and r.get("us_per_pkt")]
+        if not ok:
+            out.append(groups[key][0])
+            continue
+        ok.sort(key=lambda r: r["us_per_pkt"])
+        med = dict(ok[(len(ok) - 1) // 2])
+        med["runs"] = len(groups[key])
+        med["us_per_pkt_all"] = [round(r["us_per_pkt"], 1) for r in ok]
+        out.append(med)
+    return out
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     hdr = (
         f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
@@ -326,6 +350,22 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
                 f"{w:<9} N={n:<4} Plenary/Janus µs/pkt = {p['us_per_pkt'] / j['us_per_pkt']:.2f}x"
                 f"   (Plenary {p['us_per_pkt']:.1f} µs, Janus {j['us_per_pkt']:.1f} µs)"
             )
+    # marginal cost between the smallest N >= 40 and the largest N (removes
+    # each server's fixed cost: timers, RTCP, publisher leg)
+    ns = sorted({n for (w, n, _) in by if w == "fanout" and n >= 40})
+    if len(ns) >= 2:
+        lo, hi = ns[0], ns[-1]
+        marg = {}
+        for srv in ("plenary", "janus"):
+            a, b = by.get(("fanout", lo, srv)), by.get(("fanout", hi, srv))
+            if a and b and b["pkts"] != a["pkts"]:
+                marg[srv] = (b["server_cpu_s"] / b["window_s"] - a["server_cpu_s"] / a["window_s"]) / (
+                    b["pkts_per_s"] - a["pkts_per_s"]) * 1e6
+        parts = [f"{k} {v:.1f} µs" for k, v in marg.items()]
+        if len(marg) == 2 and marg["janus"] > 0:
+            parts.append(f"ratio {marg['plenary'] / marg['janus']:.2f}x")
+        if parts:
+            lines.append(f"marginal N={lo}->{hi}: " + ", ".join(parts))
     if lines:
         print("\nRatios (same run, same load generator):")
         for line in lines:
@@ -353,10 +393,14 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
     cases: list[tuple[str, int]] = [("fanout", n) for n in args.n]
     if args.inquiry:
         cases.append(("inquiry", args.inquiry_n))
-    for workload, n in cases:
-        for kind in servers:
-            print(f"-- {workload} N={n} {kind} ...", flush=True)
+    runs = [(rep, workload, n) for rep in range(args.repeat) for workload, n in cases]
+    for rep, workload, n in runs:
+        # alternate which server goes first, so neither always runs on a
+        # "fresher" machine
+        for kind in (servers if rep % 2 == 0 else list(reversed(servers))):
+            print(f"-- {workload} N={n} {kind} (run {rep + 1}/{args.repeat}) ...", flush=True)
             r = await run_case(kind, workload, n, args)
+            r["rep"] = rep
             results.append(r)
             if r.get("ok"):
                 print(
@@ -385,6 +429,7 @@ def main() -> None:
     ap.add_argument("--plenary-port", type=int, default=8765)
     ap.add_argument("--join-concurrency", type=int, default=8)
     ap.add_argument("--join-timeout", type=float, default=120)
+    ap.add_argument("--repeat", type=int, default=1, help="run every case this many times (interleaved); medians are reported")
     ap.add_argument("--max-minutes", type=float, default=30, help="hard stop for the whole run")
     ap.add_argument("--json", default="", help="also write results as JSON to this path")
     args = ap.parse_args()
@@ -419,8 +464,19 @@ def main() -> None:
     print()
     print("=" * 100)
     print(f"Machine: {info['cpu_model']} | {info['cores_logical']} cores | kernel {info['kernel']}")
-    print_table(results)
-    print_ratios(results)
+    if args.repeat > 1:
+        print("All runs:")
+        print_table(results)
+        results_med = median_results(results)
+        print(f"\nMedian run of {args.repeat} per case (by µs/pkt; all µs/pkt values listed below):")
+        print_table(results_med)
+        for r in results_med:
+            if r.get("us_per_pkt_all"):
+                print(f"  {r['workload']:<8} N={r['n']:<4} {r['server']:<8} µs/pkt runs: {r['us_per_pkt_all']}")
+    else:
+        results_med = results
+        print_table(results)
+    print_ratios(results_med)
     print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
           "lat = publisher send hook -> subscriber socket (same clock, payload-hash match);\n"
           "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window.")
