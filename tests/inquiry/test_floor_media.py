@@ -1,0 +1,142 @@
+"""Floor control drives the SFU: with it on, a real aiortc subscriber receives
+audio packets only from the chair and the floor (the floor holder, and the
+department while it answers). Everything goes through Socket.IO signalling."""
+import asyncio
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from media import aiortc_hooks
+from tests.helpers import wait_until
+from tests.media.media_testkit import Tone
+
+
+class AudioPublisher:
+    """A participant sending a tone over its own Socket.IO connection."""
+
+    def __init__(self, client):
+        self.client = client
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTransceiver(Tone(), direction="sendonly")
+
+    async def publish(self):
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        ack = await self.client.call("media:publish", {"sdp": self.pc.localDescription.sdp})
+        assert ack["ok"], ack
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=ack["sdp"], type="answer"))
+
+
+class Listener:
+    """Receives everything; counts RTP packets per sending participant."""
+
+    def __init__(self, client):
+        self.client = client
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.owner_of_mid: dict[str, str] = {}
+        self.readers: list[asyncio.Task] = []
+        self.pc.on("track", lambda track: self.readers.append(asyncio.ensure_future(self._drain(track))))
+
+    async def _drain(self, track):
+        # A received track nobody reads fills a queue.
+        try:
+            while True:
+                await track.recv()
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def subscribe(self, offers_expected: int = 1):
+        ack = await self.client.call("media:subscribe", {"tracks": "all"})
+        assert ack["ok"], ack
+        offer = await self.client.wait_for("media:offer")
+        self.owner_of_mid = {c["mid"]: c["participant_id"] for c in offer["consumers"]}
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        ack = await self.client.call("media:answer", {"sdp": self.pc.localDescription.sdp})
+        assert ack["ok"], ack
+
+    async def packets(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for transceiver in self.pc.getTransceivers():
+            owner = self.owner_of_mid.get(transceiver.mid)
+            if owner is None:
+                continue
+            report = await transceiver.receiver.getStats()
+            counts[owner] = sum(s.packetsReceived for s in report.values() if s.type == "inbound-rtp")
+        return counts
+
+    async def close(self):
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+        await self.pc.close()
+
+
+async def heard(listener: Listener, *, steady_on: str) -> dict[str, int]:
+    """Packets per participant over a window measured by `steady_on`'s own
+    stream (about 1 s of 20 ms packets), after letting in-flight packets land."""
+
+    async def grew_by(n, base):
+        now = await listener.packets()
+        return now if now[steady_on] - base[steady_on] >= n else None
+
+    settle = await listener.packets()
+    base = await wait_until(lambda: grew_by(10, settle), timeout=5)
+    end = await wait_until(lambda: grew_by(50, base), timeout=5)
+    return {pid: end[pid] - base[pid] for pid in end}
+
+
+async def test_floor_control_forwards_only_chair_and_floor(sqlite_hub, clients):
+    hub = sqlite_hub
+    mid = await hub.meeting()
+    people = {key: await hub.participant(mid, key, role) for key, role in (
+        ("chair", "chair"), ("m1", "member"), ("m2", "member"), ("dept", "respondent"), ("listener", "observer"))}
+    ids = {k: p["id"] for k, p in people.items()}
+    conns = {}
+    for key, p in people.items():
+        conns[key] = await hub.connect(p["token"])
+        clients.append(conns[key])
+    publishers = [AudioPublisher(conns[k]) for k in ("chair", "m1", "m2", "dept")]
+    listener = Listener(conns["listener"])
+    chair = conns["chair"]
+
+    async def command(action, **fields):
+        ack = await chair.call("inquiry:command", {"action": action, **fields})
+        assert ack["ok"], ack
+        return ack
+
+    try:
+        for publisher in publishers:
+            await publisher.publish()
+        await conns["listener"].wait_for("media:tracks", lambda t: len(t["tracks"]) == 4)
+        await listener.subscribe()
+        everyone = {ids[k] for k in ("chair", "m1", "m2", "dept")}
+        await wait_until(lambda: _all_flowing(listener, everyone), timeout=15)
+
+        # Floor control on, a topic open, the floor to m1: only chair and m1 are heard.
+        await command("floor_control", on=True)
+        await command("open_topic", title="电价", respondents=[ids["dept"]])
+        await command("grant", participant=ids["m1"])
+        window = await heard(listener, steady_on=ids["chair"])
+        assert window[ids["m1"]] > 25 and window[ids["chair"]] >= 50
+        assert window[ids["m2"]] == 0 and window[ids["dept"]] == 0, window
+
+        # The department answers: it joins the floor; m2 stays silent.
+        await command("answer", respondent=ids["dept"])
+        window = await heard(listener, steady_on=ids["chair"])
+        assert window[ids["dept"]] > 25 and window[ids["m1"]] > 25
+        assert window[ids["m2"]] == 0, window
+
+        # Floor control off: everyone is forwarded again.
+        await command("floor_control", on=False)
+        window = await heard(listener, steady_on=ids["chair"])
+        assert all(window[ids[k]] > 25 for k in ("m1", "m2", "dept")), window
+    finally:
+        await listener.close()
+        for publisher in publishers:
+            await publisher.pc.close()
+        aiortc_hooks.disable_loopback_candidates()
+
+
+async def _all_flowing(listener: Listener, pids: set[str]) -> bool:
+    counts = await listener.packets()
+    return set(counts) == pids and all(n > 20 for n in counts.values())
