@@ -122,10 +122,10 @@ class MeetingNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, f"m:{caller.meeting_id}")
         await self.enter_room(sid, f"p:{caller.participant_id}")
         self.hub.metrics.connected_clients.inc()
-        from signaling.handlers.presence import broadcast_roster
+        from signaling.handlers.presence import request_roster
 
-        # After connect returns, so the newcomer is in the room when it goes out.
-        self.hub.spawn(broadcast_roster(self.hub, caller.meeting_id), "roster-on-join")
+        # Goes out after connect returns, so the newcomer is in the room.
+        request_roster(self.hub, caller.meeting_id)
 
     async def on_disconnect(self, sid: str) -> None:
         caller = self._callers.pop(sid, None)
@@ -141,9 +141,9 @@ class MeetingNamespace(socketio.AsyncNamespace):
                     log.exception("leave hook failed for %s", caller.participant_id)
         async with self.hub.db.transaction() as tx:
             await presence.disconnect(tx, sid)
-        from signaling.handlers.presence import broadcast_roster
+        from signaling.handlers.presence import request_roster
 
-        await broadcast_roster(self.hub, caller.meeting_id)
+        request_roster(self.hub, caller.meeting_id)
 
     async def dispatch(self, sid: str, event: str, data: Any) -> dict:
         metrics = self.hub.metrics.events

@@ -46,6 +46,7 @@ class Hub:
         self.features: list[Events] = []
         self.namespace: MeetingNamespace | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._debounced: set[str] = set()
         self._closing = False
 
     # -- events ---------------------------------------------------------------
@@ -97,6 +98,25 @@ class Hub:
 
         return self.spawn(loop(), name)
 
+    def debounce(self, key: str, delay_s: float, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run `job` once after `delay_s`, however often it is asked for meanwhile.
+
+        For broadcasts that carry whole snapshots (the roster): a storm of
+        joins becomes one message per client instead of one per join.
+        """
+        if key in self._debounced:
+            return
+        self._debounced.add(key)
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(delay_s)
+            finally:
+                self._debounced.discard(key)
+            await job()
+
+        self.spawn(later(), f"debounce:{key}")
+
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -121,10 +141,10 @@ class Hub:
             orphaned = await presence.reap_dead_nodes(tx)
             live = await presence.live_meeting_ids(tx)
         self.metrics.live_meetings.set(len(live))
-        for meeting_id in orphaned:
-            from signaling.handlers.presence import broadcast_roster  # a node died: its clients went offline
+        from signaling.handlers.presence import request_roster  # a node died: its clients went offline
 
-            await broadcast_roster(self, meeting_id)
+        for meeting_id in orphaned:
+            request_roster(self, meeting_id)
 
     async def close(self) -> None:
         self._closing = True

@@ -17,6 +17,15 @@ async def roster_of(session, meeting_id: str) -> list[dict]:
     return [{**p.to_dict(), "online": p.id in online} for p in await directory.participants_of(session, meeting_id)]
 
 
+# Joins come in storms (a hall of 40 at the opening bell); one roster per
+# client per quarter second is plenty.
+ROSTER_DEBOUNCE_S = 0.25
+
+
+def request_roster(hub: "Hub", meeting_id: str) -> None:
+    hub.debounce(f"roster:{meeting_id}", ROSTER_DEBOUNCE_S, lambda: broadcast_roster(hub, meeting_id))
+
+
 async def broadcast_roster(hub: "Hub", meeting_id: str) -> None:
     # Roster and seq in one transaction: a client that compares seqs never
     # sees an older roster carry a newer number.

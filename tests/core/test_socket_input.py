@@ -42,8 +42,24 @@ async def test_seq_grows_by_one_per_meeting_event(hub, clients):
     clients.append(watcher)
     start = (await watcher.call("state:sync"))["seq"]
     for p in people[1:]:
-        c = await hub.connect(p["token"])
-        clients.append(c)
-    await watcher.wait_for("roster", lambda r: all(x["online"] for x in r["participants"]))
+        clients.append(await hub.connect(p["token"]))
+        await watcher.wait_for(
+            "roster", lambda r, pid=p["id"]: {x["id"]: x["online"] for x in r["participants"]}[pid]
+        )
     seqs = [r["seq"] for r in watcher.received["roster"] if r["seq"] > start]
     assert seqs == list(range(start + 1, start + 1 + len(seqs))) and len(seqs) >= 3
+    assert (await watcher.call("state:sync"))["seq"] == seqs[-1]
+
+
+async def test_a_storm_of_joins_sends_few_rosters(sqlite_hub, clients):
+    import asyncio
+
+    mid = await sqlite_hub.meeting()
+    people = [await sqlite_hub.participant(mid, f"委员{i}", "member") for i in range(30)]
+    watcher = await sqlite_hub.connect(people[0]["token"])
+    clients.append(watcher)
+    await watcher.wait_for("roster", lambda r: sum(x["online"] for x in r["participants"]) == 1)
+    clients.extend(await asyncio.gather(*(sqlite_hub.connect(p["token"]) for p in people[1:])))
+    await watcher.wait_for("roster", lambda r: all(x["online"] for x in r["participants"]))
+    # 29 joins, coalesced: far fewer snapshots than joins reach each client.
+    assert len(watcher.received["roster"]) < 15

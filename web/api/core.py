@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sessions import directory
 from sessions.roles import Role, SiteKind
-from signaling.handlers.presence import broadcast_roster, roster_of
+from signaling.handlers.presence import request_roster, roster_of
 from web.auth import hub_of, require_admin, require_meeting_access
 from web.errors import read_json
 
@@ -81,7 +81,7 @@ async def add_participant(request: web.Request) -> web.Response:
     async with hub.db.transaction() as tx:
         participant = await directory.add_participant(tx, mid, body.name, body.role, body.site_id)
     token = hub.tokens.issue(participant.id, body.role, mid)
-    await broadcast_roster(hub, mid)
+    request_roster(hub, mid)
     return web.json_response(
         {"id": participant.id, "token": token, "join_url": join_url(hub.settings.base_url, token)}, status=201
     )
