@@ -113,6 +113,14 @@ async def test_whole_inquiry_with_refusals(hub, clients):
     assert s["topic"] is None and s["stage"] == "idle"
     assert refused(await chair.call("inquiry:command", {"action": "end_turn"}), "state")
 
+    # The satisfaction vote that follows the inquiry goes into the same record.
+    opened = await chair.call("vote:open", {"subject": "对生态环境局的满意度", "secret": True})
+    assert opened["ok"], opened
+    for who in ("m1", "m2", "m3"):
+        cast_ack = await c[who].call("vote:cast", {"vote_id": opened["vote_id"], "choice": "满意"})
+        assert cast_ack["ok"], cast_ack
+    assert (await chair.call("vote:close", {"vote_id": opened["vote_id"]}))["ok"]
+
     # The record: every segment with its speaker, their department or station, start and duration.
     resp = await hub.client.get(f"/api/meetings/{mid}/minutes",
                                 headers={"Authorization": f"Bearer {people['chair']['token']}"})
@@ -128,7 +136,9 @@ async def test_whole_inquiry_with_refusals(hub, clients):
     assert segments[5]["speaker"]["site"]["name"] == "东城区代表联络站"
     assert all(x["started_at"] and x["duration_s"] >= 0 and x["overtime"] is False for x in segments)
     assert topic["opened_at"] and topic["closed_at"]
-    assert minutes["meeting"]["id"] == mid and "votes" in minutes
+    assert minutes["meeting"]["id"] == mid
+    [vote] = minutes["votes"]
+    assert (vote["vote_id"], vote["verdict"], vote["cast"]) == (opened["vote_id"], "满意", 3)
 
     for token, status in ((people["m1"]["token"], 403), (None, 401)):
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -9,9 +9,13 @@ from sessions import directory, events
 from sessions.inquiry import fold as ev
 from sessions.inquiry.minutes import build_minutes
 from sessions.roles import OPERATORS
+from voting import service as voting_service
 from web.auth import hub_of, require_meeting_access
 
 routes = web.RouteTableDef()
+
+# A meeting holds a few dozen votes; the bound only keeps one answer finite.
+MAX_VOTES = 1000
 
 
 @routes.get("/api/meetings/{mid}/minutes")
@@ -31,13 +35,7 @@ async def meeting_minutes(request: web.Request) -> web.Response:
     })
 
 
-async def closed_votes(session, meeting_id: str) -> list:
-    """Closed votes with their results, when the voting feature offers them."""
-    try:
-        from voting import service as voting_service
-    except ImportError:
-        return []
-    lister = getattr(voting_service, "closed_votes", None)
-    if lister is None:
-        return []
-    return await lister(session, meeting_id)
+async def closed_votes(session, meeting_id: str) -> list[dict]:
+    """Closed votes with their results, oldest first (the voting feature's views)."""
+    closed = await voting_service.recent_closed_of(session, meeting_id, limit=MAX_VOTES)
+    return [voting_service.result_view(vote) for vote in reversed(closed)]
