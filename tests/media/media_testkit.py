@@ -138,8 +138,11 @@ class Subscriber:
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.service.answer(self.meeting, self.pid, self.pc.localDescription.sdp)
 
-    async def subscribe(self, tracks) -> None:
-        await self.apply_offer(await self.service.subscribe(self.meeting, self.pid, tracks))
+    async def subscribe(self, tracks) -> str | None:
+        offer = await self.service.subscribe(self.meeting, self.pid, tracks)
+        if offer is not None:  # None: nothing to receive yet, on_offer brings it
+            await self.apply_offer(offer)
+        return offer
 
     async def close(self) -> None:
         for task in self._readers:

@@ -211,3 +211,26 @@ async def test_tap_sees_published_packets(service: MediaService) -> None:
         assert len(seen) == n
     finally:
         await pub.close()
+
+
+async def test_subscribe_all_before_anyone_publishes(service: MediaService) -> None:
+    """The usual join order: subscribe to "all" first, media arrives later via
+    a server-initiated offer."""
+    sub = Subscriber(service, "early", "bob")
+    pub = Publisher(service, "early", "alice")
+    pub.add(MovingVideo())
+    pub.add(Tone())
+    try:
+        # Nothing to receive yet: no offer (Chromium refuses one without m= lines).
+        assert await sub.subscribe("all") is None
+        assert service.consumers("early", "bob") == []
+        await pub.publish()
+        await wait_for(lambda: any(o[1] == "bob" for o in service.test_offers), 5, "server offer")
+        await sub.apply_offer(service.test_offers[-1][2])
+        await wait_for(lambda: sub.frames["video"] >= 10 and sub.frames["audio"] >= 10, 15, "media")
+        # Own tracks are not sent back to the publisher.
+        assert await service.subscribe("early", "alice", "all") is None
+        assert service.consumers("early", "alice") == []
+    finally:
+        await sub.close()
+        await pub.close()
