@@ -74,7 +74,8 @@ class _PdfiumThread:
             width_pt, height_pt = page.get_size()
             if width_pt <= 0 or height_pt <= 0:
                 raise Invalid("the page has no area")
-            scale = PAGE_WIDTH_PX / width_pt
+            # pdfium rounds the bitmap size up: aim a hair below the width.
+            scale = (PAGE_WIDTH_PX - 1e-3) / width_pt
             if (width_pt * scale) * (height_pt * scale) > MAX_PAGE_PIXELS:
                 scale = math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt))
             bitmap = page.render(scale=scale, may_draw_forms=False)

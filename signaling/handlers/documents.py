@@ -11,7 +11,8 @@ Contract events: `doc:presenter`, `doc:present`, `doc:opened`; broadcasts
   with (all of them, plus chair and clerk, who always see every paper). A
   restricted paper's title can be sensitive, so the others are not told:
   they see a gap in seq and answer it with `state:sync` as for any gap.
-- `doc:opened` answers `{ok, opened_at}`; the first opening by a participant
+- `doc:opened` answers `{ok, first}` (first: this call recorded the
+  receipt; later calls change nothing); the first opening by a participant
   sends `doc:receipt` → `{document_id, participant_id, opened_at}` (no seq:
   not a meeting-wide event) to the chair's and the clerk's connections.
 - `state:sync` key `document` → `{document_id, page, presenter,
