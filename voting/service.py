@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import presence
+from sessions.db import Database
 from sessions.errors import Closed, Forbidden, Invalid, NotFound
 from sessions.models import Participant, new_id, utcnow
 from voting import audit, rules, secrecy
@@ -215,6 +217,19 @@ async def cast(
         raise RuntimeError(f"vote {vote_id}: participation without its ballot")
     await session.flush()
     return CastOutcome(receipt, first=False, resent=False)
+
+
+async def cast_ballot(db: Database, server_secret: bytes, **ballot) -> CastOutcome:
+    """`cast` in its own transaction, retried when the same voter's other
+    cast won the insert race (the retry takes the change or resend path)."""
+    for attempt in range(3):
+        try:
+            async with db.transaction() as tx:
+                return await cast(tx, server_secret, **ballot)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 # -- close ---------------------------------------------------------------------

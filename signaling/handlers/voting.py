@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import events as event_log
 from sessions.models import new_id
@@ -126,10 +127,15 @@ def server_secret(hub: "Hub") -> bytes:
     return hub.settings.signing_secret().encode()
 
 
-async def _open(hub: "Hub", caller: Caller, subjects, settings: service.VoteSettings, batch_id=None) -> list:
+SubjectsOf = Callable[[AsyncSession], Awaitable[list[tuple[str, str | None]]]]
+
+
+async def _open(
+    hub: "Hub", caller: Caller, subjects_of: SubjectsOf, settings: service.VoteSettings, batch_id: str | None = None
+) -> list:
+    """Open the votes and log their `vote:opened` in one transaction, then announce."""
     async with hub.db.transaction() as tx:
-        if batch_id is not None:
-            subjects = await service.respondent_subjects(tx, caller.meeting_id, subjects[0], subjects[1])
+        subjects = await subjects_of(tx)
         votes = await service.open_votes(tx, caller.meeting_id, caller.participant_id, subjects, settings,
                                          batch_id=batch_id)
         logged = [
@@ -144,34 +150,29 @@ async def _open(hub: "Hub", caller: Caller, subjects, settings: service.VoteSett
 
 @events.on("vote:open", OpenVote, roles={Role.CHAIR})
 async def open_vote(hub: "Hub", caller: Caller, payload: OpenVote) -> dict:
-    (vote,) = await _open(hub, caller, [(payload.subject, None)], payload.settings())
+    async def single(_tx: AsyncSession) -> list[tuple[str, str | None]]:
+        return [(payload.subject, None)]
+
+    (vote,) = await _open(hub, caller, single, payload.settings())
     return {"vote_id": vote.id, "closes_at": service.iso(vote.closes_at)}
 
 
 @events.on("vote:open_batch", OpenBatch, roles={Role.CHAIR})
 async def open_batch(hub: "Hub", caller: Caller, payload: OpenBatch) -> dict:
     batch_id = new_id()
-    votes = await _open(hub, caller, (payload.respondents, payload.subject_prefix), payload.settings(), batch_id)
+    async def departments(tx: AsyncSession) -> list[tuple[str, str | None]]:
+        return await service.respondent_subjects(tx, caller.meeting_id, payload.respondents, payload.subject_prefix)
+
+    votes = await _open(hub, caller, departments, payload.settings(), batch_id)
     return {"batch_id": batch_id, "vote_ids": [v.id for v in votes]}
 
 
 @events.on("vote:cast", CastVote)
 async def cast_vote(hub: "Hub", caller: Caller, payload: CastVote) -> dict:
-    secret = server_secret(hub)
-    for attempt in range(3):
-        try:
-            async with hub.db.transaction() as tx:
-                outcome = await service.cast(
-                    tx, secret, vote_id=payload.vote_id, meeting_id=caller.meeting_id,
-                    voter_id=caller.participant_id, role=caller.role.value, choice=payload.choice,
-                    ballot_id=payload.ballot_id,
-                )
-            break
-        except IntegrityError:
-            # The same voter's other cast won the insert; retrying takes the
-            # change (or resend) path against its row.
-            if attempt == 2:
-                raise
+    outcome = await service.cast_ballot(
+        hub.db, server_secret(hub), vote_id=payload.vote_id, meeting_id=caller.meeting_id,
+        voter_id=caller.participant_id, role=caller.role.value, choice=payload.choice, ballot_id=payload.ballot_id,
+    )
     if outcome.first:
         pump_of(hub).mark(caller.meeting_id, payload.vote_id)
     return {"receipt": outcome.receipt, "resent": outcome.resent}
