@@ -137,11 +137,7 @@ async def save_floor(session: AsyncSession, meeting_id: str, state: InquiryState
     await session.flush()
 
 
-async def due_meetings(session: AsyncSession, now: float) -> list[str]:
-    rows = await session.scalars(select(InquiryFloor.meeting_id).where(InquiryFloor.deadline <= now))
-    return list(rows.all())
-
-
-async def floor_seqs(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(InquiryFloor.meeting_id, InquiryFloor.last_seq))
-    return {mid: seq for mid, seq in rows.all()}
+async def floors(session: AsyncSession) -> list[tuple[str, int, float | None]]:
+    """(meeting id, last inquiry seq, deadline) of every meeting that ever had an inquiry."""
+    rows = await session.execute(select(InquiryFloor.meeting_id, InquiryFloor.last_seq, InquiryFloor.deadline))
+    return [tuple(row) for row in rows.all()]

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sessions.events import LoggedEvent
-from sessions.inquiry.service import InquiryService, chair_ids, due_meetings, floor_seqs
+from sessions.inquiry.service import InquiryService, chair_ids, floors
 from sessions.inquiry.state import InquiryState
 
 Publish = Callable[[LoggedEvent, InquiryState], Awaitable[None]]
@@ -36,14 +36,15 @@ class InquiryClock:
 
     async def tick(self) -> None:
         now = time.time()
+        # One short read per tick (on SQLite every transaction takes the write lock).
         async with self.service.db.read() as session:
-            due = await due_meetings(session, now)
-            seqs = await floor_seqs(session)
-        for meeting_id in due:
-            logged, state = await self.service.record_overtime(meeting_id)
-            if logged is not None:
-                await self.publish(logged, state)
-        for meeting_id, seq in seqs.items():
+            known = await floors(session)
+        for meeting_id, _seq, deadline in known:
+            if deadline is not None and deadline <= now:
+                logged, state = await self.service.record_overtime(meeting_id)
+                if logged is not None:
+                    await self.publish(logged, state)
+        for meeting_id, seq, _deadline in known:
             router = self.router_of(meeting_id)
             applied = self._applied.get(meeting_id)
             if router is None or (applied is not None and applied[0] is router and applied[1] == seq):

@@ -170,3 +170,24 @@ async def test_overtime_is_an_event_not_a_cut(hub, clients):
     resp = await hub.client.get(f"/api/meetings/{mid}/minutes", headers=hub.admin_headers())
     segments = (await resp.json())["topics"][0]["segments"]
     assert [(x["kind"], x["overtime"]) for x in segments] == [("question", True), ("answer", False)]
+
+
+async def test_a_hand_is_lowered_when_its_owner_leaves(hub, clients):
+    mid, people, ids, c = await cast(hub, clients)
+    ack = await c["chair"].call("inquiry:command", {"action": "open_topic", "title": "t", "respondents": [ids["r1"]]})
+    assert ack["ok"], ack
+    # A second connection of m1 (a second tablet) keeps the hand up when one leaves.
+    second = await hub.connect(people["m1"]["token"])
+    clients.append(second)
+    for who in ("m1", "m2"):
+        assert (await c[who].call("inquiry:hand", {"raise": True}))["ok"]
+    raised = await c["chair"].wait_for("inquiry:state", lambda s: s["queue"] == [ids["m1"], ids["m2"]])
+    await c["m2"].close()
+    lowered = await c["chair"].wait_for("inquiry:state", lambda s: s["seq"] > raised["seq"] and s["queue"] == [ids["m1"]])
+    await second.close()
+    # The roster goes out after the leave hooks ran: by then a wrong lowering would show.
+    await c["chair"].wait_for("roster", lambda r: r["seq"] > lowered["seq"])
+    sync = await c["chair"].call("state:sync")
+    assert sync["inquiry"]["queue"] == [ids["m1"]] and sync["inquiry"]["seq"] == lowered["seq"]
+    await c["m1"].close()
+    await c["chair"].wait_for("inquiry:state", lambda s: s["seq"] > lowered["seq"] and s["queue"] == [])
