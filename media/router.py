@@ -31,11 +31,21 @@ SpeakerCallback = Callable[[str | None], Awaitable[None]]
 
 
 class Router:
-    def __init__(self, meeting_id: str, on_active_speaker: SpeakerCallback | None = None) -> None:
+    def __init__(
+        self,
+        meeting_id: str,
+        on_active_speaker: SpeakerCallback | None = None,
+        floor_memory: dict[str, set[str]] | None = None,
+    ) -> None:
         self.meeting_id = meeting_id
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[str, Consumer] = {}
-        self._audio_allowlist: set[str] | None = None
+        # Allowlists outlive routers (a meeting whose media emptied and
+        # refilled must not forget its floor control): the service shares
+        # one dict between the routers it creates.
+        self._floor_memory = floor_memory if floor_memory is not None else {}
+        remembered = self._floor_memory.get(meeting_id)
+        self._audio_allowlist: set[str] | None = None if remembered is None else set(remembered)
         self._on_active_speaker = on_active_speaker
         self._speaker = ActiveSpeakerDetector()
         self.active_speaker: str | None = None
@@ -96,6 +106,10 @@ class Router:
         (None = everyone).  Consumers that regain audio resync so their
         stream continues without a sequence gap."""
         self._audio_allowlist = None if participant_ids is None else set(participant_ids)
+        if self._audio_allowlist is None:
+            self._floor_memory.pop(self.meeting_id, None)
+        else:
+            self._floor_memory[self.meeting_id] = set(self._audio_allowlist)
         for producer in self.producers.values():
             allowed = self._allowed(producer)
             if allowed and not producer.forwarding:

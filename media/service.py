@@ -96,12 +96,24 @@ class MediaService:
         # here so close() can finish them.
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # meeting id -> audio allowlist, kept across router lifetimes.
+        self._floor_memory: dict[str, set[str]] = {}
         # Counters of routers already closed, so service stats stay cumulative.
         self._retired: dict[str, int] = {}
 
     # -- lookups ---------------------------------------------------------------
     def router(self, meeting_id: str) -> Router | None:
         return self._routers.get(meeting_id)
+
+    def set_audio_allowlist(self, meeting_id: str, participant_ids: set[str] | None) -> None:
+        """Floor control for a meeting, whether or not its router exists yet."""
+        router = self._routers.get(meeting_id)
+        if router is not None:
+            router.set_audio_allowlist(participant_ids)
+        elif participant_ids is None:
+            self._floor_memory.pop(meeting_id, None)
+        else:
+            self._floor_memory[meeting_id] = set(participant_ids)
 
     def tracks(self, meeting_id: str) -> list[TrackInfo]:
         router = self._routers.get(meeting_id)
@@ -136,7 +148,7 @@ class MediaService:
                 async def callback(pid: str | None) -> None:
                     await notify(meeting_id, pid)
 
-            router = Router(meeting_id, on_active_speaker=callback)
+            router = Router(meeting_id, on_active_speaker=callback, floor_memory=self._floor_memory)
             self._routers[meeting_id] = router
         return router
 

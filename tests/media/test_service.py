@@ -234,3 +234,18 @@ async def test_subscribe_all_before_anyone_publishes(service: MediaService) -> N
     finally:
         await sub.close()
         await pub.close()
+
+
+async def test_floor_allowlist_outlives_the_router(service: MediaService) -> None:
+    service.set_audio_allowlist("fl", {"A"})  # before anyone joined
+    assert await service.subscribe("fl", "p", "all") is None
+    assert service.router("fl").audio_allowlist == {"A"}
+    await service.leave("fl", "p")
+    assert service.router("fl") is None
+    assert await service.subscribe("fl", "p", "all") is None
+    router = service.router("fl")
+    assert router.audio_allowlist == {"A"}
+    router.set_audio_allowlist(None)
+    await service.leave("fl", "p")
+    await service.subscribe("fl", "p", "all")
+    assert service.router("fl").audio_allowlist is None
