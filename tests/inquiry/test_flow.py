@@ -184,9 +184,10 @@ async def test_a_hand_is_lowered_when_its_owner_leaves(hub, clients):
     raised = await c["chair"].wait_for("inquiry:state", lambda s: s["queue"] == [ids["m1"], ids["m2"]])
     await c["m2"].close()
     lowered = await c["chair"].wait_for("inquiry:state", lambda s: s["seq"] > raised["seq"] and s["queue"] == [ids["m1"]])
+    m2_gone = await c["chair"].wait_for("roster", lambda r: r["seq"] > lowered["seq"])
     await second.close()
     # The roster goes out after the leave hooks ran: by then a wrong lowering would show.
-    await c["chair"].wait_for("roster", lambda r: r["seq"] > lowered["seq"])
+    await c["chair"].wait_for("roster", lambda r: r["seq"] > m2_gone["seq"])
     sync = await c["chair"].call("state:sync")
     assert sync["inquiry"]["queue"] == [ids["m1"]] and sync["inquiry"]["seq"] == lowered["seq"]
     await c["m1"].close()
