@@ -1,4 +1,14 @@
-"""`GET /api/meetings/{mid}/minutes`: the meeting's record from its event log."""
+"""`GET /api/meetings/{mid}/minutes`: the meeting's record from its event log.
+
+Who: admin, chair, clerk (others `forbidden`). Answer:
+`{meeting, topics: [{id, title, respondents: [person], opened_at, closed_at,
+segments: [{kind: report/question/answer/follow_up, speaker: person,
+started_at, duration_s, overtime, allotted_s, ongoing}]}], votes: [result]}`
+where person is `{id, name, role, site}` (site: the department or liaison
+station, or null), times are ISO 8601 UTC, `duration_s` runs to the next
+transition (or to now while `ongoing`), `allotted_s` is the timer it ran on,
+and each vote is the `vote:result` view of a closed vote, oldest first.
+"""
 from __future__ import annotations
 
 import time
