@@ -10,7 +10,7 @@ from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from media import aiortc_hooks as hooks
-from media_testkit import config
+from tests.media.media_testkit import config
 
 
 def test_aiortc_version_is_the_pinned_one() -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from media.service import MediaService
-from media_testkit import MovingVideo, Publisher, Subscriber, Tone, wait_for
+from tests.media.media_testkit import MovingVideo, Publisher, Subscriber, Tone, wait_for
 
 
 async def _publish_av(service: MediaService, meeting: str, pid: str, codec: str | None = None) -> Publisher:

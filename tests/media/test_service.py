@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from media.service import MediaError, MediaService
-from media_testkit import MovingVideo, Publisher, Subscriber, Tone, config, wait_for
+from tests.media.media_testkit import MovingVideo, Publisher, Subscriber, Tone, config, wait_for
 
 
 async def test_refusals(service: MediaService) -> None:
