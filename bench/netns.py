@@ -95,3 +95,54 @@ def udp_counters() -> dict[str, int]:
     except OSError:
         pass
     return out
+
+
+def udp_sockets() -> dict[int, dict[str, int]]:
+    """UDP sockets of this namespace by inode: rx/tx queue bytes and drops."""
+    out: dict[int, dict[str, int]] = {}
+    try:
+        with open("/proc/net/udp") as fh:
+            next(fh)
+            for line in fh:
+                f = line.split()
+                if len(f) < 13:
+                    continue
+                tx, rx = (int(x, 16) for x in f[4].split(":"))
+                out[int(f[9])] = {"tx_queue": tx, "rx_queue": rx, "drops": int(f[12])}
+    except (OSError, StopIteration, ValueError):
+        pass
+    return out
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets open in process ``pid``."""
+    inodes: set[int] = set()
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(os.path.join(fd_dir, name))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def socket_totals(pids: list[int]) -> dict[str, int]:
+    """Summed rx_queue bytes and drop counters over the UDP sockets of ``pids``."""
+    socks = udp_sockets()
+    inodes: set[int] = set()
+    for pid in pids:
+        inodes |= socket_inodes(pid)
+    tot = {"rx_queue": 0, "drops": 0, "sockets": 0}
+    for ino in inodes:
+        s = socks.get(ino)
+        if s is not None:
+            tot["rx_queue"] += s["rx_queue"]
+            tot["drops"] += s["drops"]
+            tot["sockets"] += 1
+    return tot

@@ -187,6 +187,10 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         pc0 = await pubs.counters()
         pub_cpu0 = tree_cpu(pubs.pid)
         self0 = psutil.Process().cpu_times()
+        srv_pids = [server.pid]
+        sub_pids = [os.getpid()]
+        srv_sock0 = netns.socket_totals(srv_pids)
+        sub_sock0 = netns.socket_totals(sub_pids)
         u0, s0 = tree_cpu_split(server.pid)
         probe.reset_window()
         t0 = time.perf_counter()
@@ -196,6 +200,8 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         t1 = time.perf_counter()
         u1, s1 = tree_cpu_split(server.pid)
         self1 = psutil.Process().cpu_times()
+        srv_sock1 = netns.socket_totals(srv_pids)
+        sub_sock1 = netns.socket_totals(sub_pids)
         snaps1 = [s.snapshot() for s in subs]
         pc1 = await pubs.counters()
         pub_cpu1 = tree_cpu(pubs.pid)
@@ -254,11 +260,33 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             lat_max_ms=max(lat_samples) * 1e3 if lat_samples else None,
             publisher_cpu_share=(pub_cpu1 - pub_cpu0) / dt,
             decrypt_errors=sum(s.decrypt_errors for s in subs),
+            sub0_streams={f"{ssrc:08x}": {"kind": st.kind, "count": st.count, "ext_max": st.ext_max, "late": st.late}
+                          for ssrc, st in subs[0].streams.items()} if subs else {},
+            per_sub_lost=[d["lost"] for d in per_sub][:120],
             udp_rcvbuf_errors=udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
             udp_in_errors=udp1.get("InErrors", 0) - udp0.get("InErrors", 0),
+            udp_sndbuf_errors=udp1.get("SndbufErrors", 0) - udp0.get("SndbufErrors", 0),
+            server_sock_drops=srv_sock1["drops"] - srv_sock0["drops"],
+            server_rxq_end=srv_sock1["rx_queue"],
+            sub_sock_drops=sub_sock1["drops"] - sub_sock0["drops"],
+            sub_rxq_start=sub_sock0["rx_queue"],
+            sub_rxq_end=sub_sock1["rx_queue"],
             loadgen_cpu_share=((self1.user - self0.user) + (self1.system - self0.system)) / dt,
             system_busy_pct=sys_busy,
         )
+        # A row is valid when every subscriber kept up with what was sent:
+        # nothing dropped at the subscribers' sockets and >= 97% of N x the
+        # publishers' send rate counted (a backlog means the load generator,
+        # not the SFU, was the bottleneck, e.g. on a busy shared machine).
+        why = []
+        if res["pkts_per_s"] < 0.97 * res["expected_pps_all"]:
+            why.append(f"rx {res['pkts_per_s']:.0f}/s < 97% of {res['expected_pps_all']:.0f}/s")
+        if res["sub_sock_drops"] > 0:
+            why.append(f"{res['sub_sock_drops']} drops at subscriber sockets")
+        if res["server_sock_drops"] > 0:
+            why.append(f"{res['server_sock_drops']} drops at server sockets")
+        res["valid"] = not why
+        res["invalid_reason"] = "; ".join(why)
         if kind == "plenary" and hasattr(server, "fetch_stats"):
             await server.fetch_stats()
             res["server_info"] = server.extra_stats()
@@ -308,6 +336,9 @@ def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key in order:
         ok = [r for r in groups[key] if r.get("ok") and r.get("us_per_pkt")]
+        valid = [r for r in ok if r.get("valid")]
+        if valid:
+            ok = valid
         if not ok:
             out.append(groups[key][0])
             continue
@@ -315,6 +346,7 @@ def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         med = dict(ok[(len(ok) - 1) // 2])
         med["runs"] = len(groups[key])
         med["us_per_pkt_all"] = [round(r["us_per_pkt"], 1) for r in ok]
+        med["valid_runs"] = len(valid)
         out.append(med)
     return out
 
@@ -322,7 +354,7 @@ def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def print_table(results: list[dict[str, Any]]) -> None:
     hdr = (
         f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
-        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5}"
+        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5} {'drops s/c':>9} ok"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -335,8 +367,12 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{_f(r['pkts_per_s_per_core'], '10.0f')} {_f(100 * r['cpu_core_share'], '9.1f')} "
             f"{_f(r['pkts_per_s'], '9.0f')} {_f(r['expected_pps_all'], '9.0f')} {_f(r['loss_pct'], '6.2f')} {r['late']:>5} "
             f"{_f(r['lat_p50_ms'], '6.2f') + 'ms':>8} {_f(r['lat_p99_ms'], '6.2f') + 'ms':>8} {r['lat_samples']:>7} "
-            f"{_f(100 * r['loadgen_cpu_share'], '8.1f')} {_f(100 * r['publisher_cpu_share'], '8.1f')} {_f(r['system_busy_pct'], '5.0f')}"
+            f"{_f(100 * r['loadgen_cpu_share'], '8.1f')} {_f(100 * r['publisher_cpu_share'], '8.1f')} {_f(r['system_busy_pct'], '5.0f')} "
+            f"{str(r.get('server_sock_drops', '-')) + '/' + str(r.get('sub_sock_drops', '-')):>9} {'yes' if r.get('valid') else 'NO*'}"
         )
+    bad = [r for r in results if r.get("ok") and not r.get("valid")]
+    for r in bad:
+        print(f"  * {r['workload']} N={r['n']} {r['server']}: {r['invalid_reason']}")
 
 
 def print_ratios(results: list[dict[str, Any]]) -> None:
@@ -407,7 +443,9 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
                     f"   µs/pkt={_f(r['us_per_pkt'], '.1f')} cpu={100 * r['cpu_core_share']:.1f}% "
                     f"rx={r['pkts_per_s']:.0f}/s (pub {r['pub_pps']:.0f}/s x N={n}) loss={_f(r['loss_pct'], '.2f')}% "
                     f"lat p50/p99={_f(r['lat_p50_ms'], '.2f')}/{_f(r['lat_p99_ms'], '.2f')} ms "
-                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']} pubs={r['pub_rates']}",
+                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']} "
+                    f"drops srv/sub={r['server_sock_drops']}/{r['sub_sock_drops']} sub rxq end={r['sub_rxq_end']}B "
+                    f"{'VALID' if r['valid'] else 'INVALID: ' + r['invalid_reason']}\n   pubs={r['pub_rates']}",
                     flush=True,
                 )
             else:
@@ -472,14 +510,15 @@ def main() -> None:
         print_table(results_med)
         for r in results_med:
             if r.get("us_per_pkt_all"):
-                print(f"  {r['workload']:<8} N={r['n']:<4} {r['server']:<8} µs/pkt runs: {r['us_per_pkt_all']}")
+                print(f"  {r['workload']:<8} N={r['n']:<4} {r['server']:<8} µs/pkt of {'valid' if r.get('valid_runs') else 'all (none valid)'} runs: {r['us_per_pkt_all']}")
     else:
         results_med = results
         print_table(results)
     print_ratios(results_med)
     print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
           "lat = publisher send hook -> subscriber socket (same clock, payload-hash match);\n"
-          "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window.")
+          "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window;\n"
+          "drops s/c = datagrams dropped at server / subscriber sockets in the window; ok = subscribers kept up (see *).")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"machine": info, "args": {k: v for k, v in vars(args).items()}, "results": results}, fh, indent=1, default=str)
