@@ -119,7 +119,8 @@ class Producer:
         self.plis_sent = 0
         self.nacks_sent = 0
         self.rtx_received = 0
-        self.remb_bps: int | None = None
+        self.remb_bps: int | None = None  # last REMB sent to the publisher
+        self.remb_changed = 0.0
 
     # -- consumers and taps ----------------------------------------------
     @property

@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 TICK = 0.1  # s: NACK retries and keyframe retries need this granularity
 REPORT_EVERY = 10  # ticks between SR/RR/REMB (1 s, RFC 3550 ballpark)
 SPEAKER_EVERY = 2  # ticks between speaker decisions
-REMB_MIN, REMB_MAX, REMB_DEFAULT = 150_000, 3_000_000, 1_500_000
+REMB_MIN, REMB_MAX = 150_000, 3_000_000
+REMB_DOWN, REMB_UP, REMB_UP_INTERVAL = 0.85, 1.25, 10.0
 REMB_MAX_AGE = 5.0
 
 _COUNTERS = (
@@ -173,15 +174,30 @@ class Router:
         if info is not None:
             producer.rtcp_out(rtcp.receiver_report(producer.rtcp_ssrc, [info]))
         if self.remb_enabled and producer.kind == "video" and producer.ssrc is not None:
-            # The publisher should send what its slowest subscriber can take,
-            # clamped so one bad estimate cannot starve or flood the meeting.
-            estimates = [
-                c.remb_bps for c in producer.consumers if c.remb_bps is not None and now - c.remb_mono < REMB_MAX_AGE
-            ]
-            bitrate = min(estimates) if estimates else REMB_DEFAULT
-            bitrate = max(REMB_MIN, min(REMB_MAX, bitrate))
-            producer.remb_bps = bitrate
-            producer.rtcp_out(rtcp.remb(producer.rtcp_ssrc, bitrate, [producer.ssrc]))
+            bitrate = self._remb_target(producer, now)
+            if bitrate is not None:
+                producer.rtcp_out(rtcp.remb(producer.rtcp_ssrc, bitrate, [producer.ssrc]))
+
+    @staticmethod
+    def _remb_target(producer: Producer, now: float) -> int | None:
+        """What the publisher should send: its slowest subscriber's estimate,
+        clamped, with hysteresis.  Down moves are followed at once
+        (congestion); up moves only when large and at most every
+        REMB_UP_INTERVAL, because every bitrate change restarts aiortc's
+        encoder, i.e. costs a keyframe.  No estimate yet: say nothing and let
+        the publisher's own controller decide."""
+        estimates = [
+            c.remb_bps for c in producer.consumers if c.remb_bps is not None and now - c.remb_mono < REMB_MAX_AGE
+        ]
+        last = producer.remb_bps
+        if not estimates:
+            return last
+        target = max(REMB_MIN, min(REMB_MAX, min(estimates)))
+        if last is None or target < last * REMB_DOWN:
+            producer.remb_bps, producer.remb_changed = target, now
+        elif target > last * REMB_UP and now - producer.remb_changed >= REMB_UP_INTERVAL:
+            producer.remb_bps, producer.remb_changed = target, now
+        return producer.remb_bps
 
     async def _detect_speaker(self) -> None:
         levels: dict[str, int] = {}
