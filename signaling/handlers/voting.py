@@ -28,12 +28,14 @@ Extensions (beyond ../shared/protocol.md):
   the verdict is the option with more than half of the base, else null, and
   the rate is null.
 - `state:sync` → `vote: {open: [opened fields + cast, eligible, voted,
-  choice (named votes only)], results: [results, newest first, up to 20]}`.
+  choice (named votes only)], results: [results, newest first, up to 20],
+  server_time (epoch seconds)}`.
 """
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -231,4 +233,5 @@ async def vote_state(hub: "Hub", caller: Caller, session) -> dict:
             "choice": await service.named_choice(session, vote, caller.participant_id),
         })
     results = [service.result_view(v) for v in await service.recent_closed_of(session, caller.meeting_id)]
-    return {"open": open_now, "results": results}
+    # server_time lets a client count down to closes_at whatever its own clock says.
+    return {"open": open_now, "results": results, "server_time": time.time()}
