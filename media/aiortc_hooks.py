@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aioice.ice
+import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -86,15 +87,24 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
     protect = srtp.protect
     protect_rtcp = srtp.protect_rtcp
 
+    # A packet SRTP refuses (too long for pylibsrtp's 1500-byte buffer, or
+    # an SRTP error) is dropped for this one subscriber: an exception here
+    # would unwind into the *publisher's* DTLS receive loop and close it.
     def send_rtp(data: bytes) -> None:
         pair = nominated.get(1)
         if pair is not None:
-            pair.protocol.transport.sendto(protect(data), pair.remote_addr)
+            try:
+                pair.protocol.transport.sendto(protect(data), pair.remote_addr)
+            except (pylibsrtp.Error, ValueError):
+                pass
 
     def send_rtcp(data: bytes) -> None:
         pair = nominated.get(1)
         if pair is not None:
-            pair.protocol.transport.sendto(protect_rtcp(data), pair.remote_addr)
+            try:
+                pair.protocol.transport.sendto(protect_rtcp(data), pair.remote_addr)
+            except (pylibsrtp.Error, ValueError):
+                pass
 
     return send_rtp, send_rtcp
 

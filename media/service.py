@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aiortc import RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
 from . import aiortc_hooks as hooks
@@ -84,7 +85,7 @@ class MediaService:
         on_active_speaker: Callable[[str, str | None], Awaitable[None]] | None = None,
         on_offer: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
-        self.ice_servers = list(ice_servers or [])
+        self.ice_servers = self._check_ice_servers(ice_servers)
         if allow_loopback:
             hooks.enable_loopback_candidates()
         self.on_tracks_changed = on_tracks_changed
@@ -202,7 +203,8 @@ class MediaService:
                     peer.send = None
                     await transport.close()
                     await self._forget_if_empty(peer)
-                raise MediaError("invalid", f"cannot apply the offer: {exc}") from None
+                code = "state" if isinstance(exc, InvalidStateError) else "invalid"
+                raise MediaError(code, f"cannot apply the offer: {exc}") from None
             changed = self._sync_producers(peer, description, sources)
             answer = pc.localDescription.sdp
         if changed:
@@ -459,7 +461,8 @@ class MediaService:
             try:
                 await transport.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             except Exception as exc:
-                raise MediaError("invalid", f"cannot apply the answer: {exc}") from None
+                code = "state" if isinstance(exc, InvalidStateError) else "invalid"
+                raise MediaError(code, f"cannot apply the answer: {exc}") from None
             transport.hook()
             by_mid = {t.mid: t for t in transport.pc.getTransceivers()}
             for mid, consumer in list(peer.consumers.items()):
@@ -618,6 +621,18 @@ class MediaService:
         }
 
     # -- helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _check_ice_servers(ice_servers: list[dict] | None) -> list[dict]:
+        """Fail at start-up, not at the first join, on a bad STUN/TURN entry."""
+        checked = []
+        for entry in ice_servers or []:
+            urls = entry.get("urls") if isinstance(entry, dict) else None
+            url_list = [urls] if isinstance(urls, str) else urls
+            if not url_list or not all(isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in url_list):
+                raise ValueError(f"bad ICE server entry: {entry!r}")
+            checked.append({"urls": urls, "username": entry.get("username"), "credential": entry.get("credential")})
+        return checked
+
     @staticmethod
     def _parse(sdp: str) -> object:
         if not isinstance(sdp, str) or "v=0" not in sdp:

@@ -63,6 +63,10 @@ class Transport:
         self.rtx_by_ssrc: dict[int, Producer] = {}
         self.producers_by_mid: dict[str, Producer] = {}
         self.mid_ext_id: int | None = None
+        # SSRCs that matched nothing (e.g. simulcast layers we do not take):
+        # remembered so each of their packets is not parsed again.
+        self._unknown_ssrcs: set[int] = set()
+        self.malformed = 0
         # recv role: which consumer an RTCP media SSRC addresses
         self.consumers_by_ssrc: dict[int, Consumer] = {}
         self.pc.on("connectionstatechange", self._on_state)
@@ -106,15 +110,21 @@ class Transport:
         if len(data) < 12:
             return
         ssrc = _SSRC.unpack_from(data, 8)[0]
-        producer = self.producers_by_ssrc.get(ssrc)
-        if producer is not None:
-            producer.receive(data, arrival_time_ms)
-            return
-        producer = self.rtx_by_ssrc.get(ssrc)
-        if producer is not None:
-            producer.receive_rtx(data, arrival_time_ms)
-            return
-        self._learn_ssrc(ssrc, data, arrival_time_ms)
+        try:
+            producer = self.producers_by_ssrc.get(ssrc)
+            if producer is not None:
+                producer.receive(data, arrival_time_ms)
+                return
+            producer = self.rtx_by_ssrc.get(ssrc)
+            if producer is not None:
+                producer.receive_rtx(data, arrival_time_ms)
+                return
+            if ssrc not in self._unknown_ssrcs:
+                self._learn_ssrc(ssrc, data, arrival_time_ms)
+        except (IndexError, ValueError, struct.error):
+            # A malformed packet must not unwind into aiortc's receive loop
+            # (that would close the publisher's transport).
+            self.malformed += 1
 
     def _learn_ssrc(self, ssrc: int, data: bytes, arrival_time_ms: int) -> None:
         """Offer without a=ssrc lines: bind the SSRC by the MID extension."""
@@ -123,11 +133,9 @@ class Transport:
         if self.mid_ext_id is None:
             return
         value = find_extension(data, self.mid_ext_id)
-        if not value:
-            return
-        producer = self.producers_by_mid.get(value.decode("ascii", "replace"))
+        producer = self.producers_by_mid.get(value.decode("ascii", "replace")) if value else None
         if producer is None:
-            return
+            return  # perhaps its m-line is not negotiated yet: try again later
         pt = data[1] & 0x7F
         if pt == producer.payload_type and producer.ssrc is None:
             producer.ssrc = ssrc
@@ -136,6 +144,10 @@ class Transport:
         elif pt == producer.rtx_payload_type and producer.rtx_ssrc is None:
             producer.rtx_ssrc = ssrc
             self.rtx_by_ssrc[ssrc] = producer
+        else:
+            if len(self._unknown_ssrcs) > 64:
+                self._unknown_ssrcs.clear()
+            self._unknown_ssrcs.add(ssrc)
 
     async def _on_rtp_ignored(self, data: bytes, arrival_time_ms: int) -> None:
         return None  # subscribers do not send media on the receive transport

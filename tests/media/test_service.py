@@ -249,3 +249,38 @@ async def test_floor_allowlist_outlives_the_router(service: MediaService) -> Non
     await service.leave("fl", "p")
     await service.subscribe("fl", "p", "all")
     assert service.router("fl").audio_allowlist is None
+
+
+async def test_ice_servers_are_checked_and_used() -> None:
+    from media.transport import make_configuration
+
+    with pytest.raises(ValueError):
+        MediaService(ice_servers=[{"username": "x"}])
+    with pytest.raises(ValueError):
+        MediaService(ice_servers=[{"urls": "http://nope"}])
+    servers = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}, {"urls": "stun:s.example.org"}]
+    service = MediaService(ice_servers=servers)
+    configuration = make_configuration(service.ice_servers)
+    assert [s.urls for s in configuration.iceServers] == [["turn:turn.example.org:3478"], "stun:s.example.org"]
+    assert configuration.iceServers[0].username == "u" and configuration.iceServers[0].credential == "c"
+    assert make_configuration(None).iceServers == []  # none by default
+    await service.close()
+
+
+async def test_malformed_packets_do_not_break_the_publisher(service: MediaService) -> None:
+    pub = Publisher(service, "bad", "alice")
+    pub.add(Tone())
+    await pub.publish()
+    try:
+        producer = next(iter(service.router("bad").producers.values()))
+        transport = service._peers[("bad", "alice")].send
+        await wait_for(lambda: producer.packets > 5, 10, "audio")
+        ssrc = producer.ssrc.to_bytes(4, "big")
+        # Extension block claiming more bytes than the packet has, truncated VP8/opus.
+        for junk in (b"\x90\x6f\x00\x01\x00\x00\x00\x00" + ssrc + b"\xbe\xde\x00\x09\x22",
+                     b"\x80\x6f\x00\x02\x00\x00\x00\x00" + ssrc, b"\x8f" + b"\x00" * 7 + ssrc):
+            await transport._on_rtp_publisher(junk, 0)
+        before = producer.packets
+        await wait_for(lambda: producer.packets > before + 5, 5, "audio still flowing")
+    finally:
+        await pub.close()
