@@ -161,7 +161,7 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         # subscribers (bounded concurrency)
         mod = 1 if n <= 2 else (8 if n <= 10 else 64)
         res["latency_sample_mod"] = mod
-        subs = [loadgen.LeanSubscriber(f"sub{i:03d}", probe=probe, sample_mod=mod) for i in range(n)]
+        subs = [loadgen.LeanSubscriber(f"sub{i:03d}", probe=probe, sample_mod=mod, drain=not args.no_drain) for i in range(n)]
         sem = asyncio.Semaphore(args.join_concurrency)
 
         async def add(s: loadgen.LeanSubscriber) -> None:
@@ -467,6 +467,7 @@ def main() -> None:
     ap.add_argument("--plenary-port", type=int, default=8765)
     ap.add_argument("--join-concurrency", type=int, default=8)
     ap.add_argument("--join-timeout", type=float, default=120)
+    ap.add_argument("--no-drain", action="store_true", help="lean subscribers: one recvfrom per wake-up (asyncio default)")
     ap.add_argument("--repeat", type=int, default=1, help="run every case this many times (interleaved); medians are reported")
     ap.add_argument("--max-minutes", type=float, default=30, help="hard stop for the whole run")
     ap.add_argument("--json", default="", help="also write results as JSON to this path")
