@@ -140,3 +140,38 @@ async def test_floor_control_forwards_only_chair_and_floor(sqlite_hub, clients):
 async def _all_flowing(listener: Listener, pids: set[str]) -> bool:
     counts = await listener.packets()
     return set(counts) == pids and all(n > 20 for n in counts.values())
+
+
+async def test_floor_control_reaches_the_routers_of_another_process(aiohttp_client, tmp_path, pg_url, redis_url, clients):
+    """Each process has its own SFU routers: a command on process A must set
+    the allowlist on process B's router too (B's clock follows the log)."""
+    from sessions.identity import TokenService
+    from tests.conftest import SECRET, HubUnderTest, make_settings
+    from web.app import create_app
+
+    a, b = [
+        HubUnderTest(await aiohttp_client(create_app(make_settings(tmp_path / name, pg_url, redis_url))),
+                     TokenService(SECRET))
+        for name in ("a", "b")
+    ]
+    mid = await a.meeting()
+    people = {key: await a.participant(mid, key, role) for key, role in (
+        ("chair", "chair"), ("m1", "member"), ("dept", "respondent"), ("listener", "observer"))}
+    chair = await a.connect(people["chair"]["token"])
+    listener = await b.connect(people["listener"]["token"])
+    clients.extend([chair, listener])
+    try:
+        # Subscribing makes B's router for the meeting (nothing is published yet).
+        assert (await listener.call("media:subscribe", {"tracks": "all"}))["ok"]
+        router_b = b.hub.media.router(mid)
+        assert router_b is not None and a.hub.media.router(mid) is None
+        for action in ({"action": "floor_control", "on": True},
+                       {"action": "open_topic", "title": "t", "respondents": [people["dept"]["id"]]},
+                       {"action": "grant", "participant": people["m1"]["id"]}):
+            assert (await chair.call("inquiry:command", action))["ok"]
+        want = {people["chair"]["id"], people["m1"]["id"]}
+        await wait_until(lambda: router_b.audio_allowlist == want, timeout=5)
+        assert (await chair.call("inquiry:command", {"action": "floor_control", "on": False}))["ok"]
+        await wait_until(lambda: router_b.audio_allowlist is None, timeout=5)
+    finally:
+        aiortc_hooks.disable_loopback_candidates()
