@@ -165,7 +165,9 @@ async def test_refused_links_show_the_servers_reason(sqlite_hub, browser):
     page = await open_page(browser, join_url(sqlite_hub, "not-a-token"), features={})
     await expect(page.locator("#refusal")).to_be_visible()
     await expect(page.locator("#refusal-title")).to_have_text("无法进入会议")
+    await expect(page.locator("#refusal-reason")).to_contain_text("会议链接无效")
     await expect(page.locator("#refusal-reason")).to_contain_text("token is invalid")
+    await expect(page.locator("#meeting-title")).to_have_text("人大会议与专题询问")
     await expect(page.locator(".layout")).to_be_hidden()
     await expect(page.locator("#conn")).to_have_attribute("data-status", "refused")
 
@@ -285,7 +287,7 @@ async def test_feature_modules_get_the_documented_context(sqlite_hub, browser, c
     await page.close()
 
 
-async def test_narrow_screen_collapses_the_roster(sqlite_hub, browser):
+async def test_narrow_screen_collapses_the_roster(sqlite_hub, browser, clients):
     m = await build_meeting(sqlite_hub)
     page = await open_page(
         browser, join_url(sqlite_hub, m["deputy"]["token"]), viewport={"width": 420, "height": 800}, features={}
@@ -300,4 +302,16 @@ async def test_narrow_screen_collapses_the_roster(sqlite_hub, browser):
     await expect(page.locator("#roster-list")).to_be_visible()
     await expect(person(page, m["deputy"]["id"])).to_have_attribute("data-online", "true")
     await expect(toggle).to_have_attribute("aria-expanded", "true")
+
+    # A long group folds on a tap and stays folded when presence changes redraw the roster.
+    stations = group(page, "station")
+    await stations.locator(".roster-group-toggle").click()
+    await expect(person(page, m["deputy"]["id"])).to_be_hidden()
+    chair = await sqlite_hub.connect(m["chair"]["token"])
+    clients.append(chair)
+    await expect(group(page, "city").locator(".roster-count")).to_have_text("1/1")
+    await expect(person(page, m["deputy"]["id"])).to_be_hidden()
+    await expect(stations.locator(".roster-group-toggle")).to_have_attribute("aria-expanded", "false")
+    await stations.locator(".roster-group-toggle").click()
+    await expect(person(page, m["deputy"]["id"])).to_be_visible()
     await page.close()

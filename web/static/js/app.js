@@ -117,6 +117,11 @@ class Shell {
       this.applyLanguage();
       this.features?.relabel(lang);
     });
+    // The roster column sticks just below the top bar, whose height follows the title's length.
+    const topbar = document.querySelector(".topbar");
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--topbar-height", `${topbar.offsetHeight}px`);
+    }).observe(topbar);
     $("roster-toggle").addEventListener("click", () => {
       const roster = $("roster");
       this.setRosterOpen(!roster.classList.contains("is-open"));
@@ -182,10 +187,13 @@ class Shell {
     const box = $("refusal");
     box.hidden = false;
     $("refusal-title").textContent = this.t(titleKey);
+    if (!this.state) {
+      $("meeting-title").textContent = this.t("app_name");
+      $("meeting-title").dataset.t = "app_name";
+    }
     const reasonEl = $("refusal-reason");
     if (reason) {
-      const known = `reason:${reason}`;
-      const friendly = this.i18n.has([SHELL_STRINGS], known) ? this.t(known) : null;
+      const friendly = this.friendlyReason(reason);
       reasonEl.replaceChildren();
       if (friendly) {
         const strong = document.createElement("strong");
@@ -201,6 +209,14 @@ class Shell {
       reasonEl.replaceChildren();
       $("refusal-advice").hidden = true;
     }
+  }
+
+  /** The shell's own words for a server reason it knows (matched by prefix: some carry details). */
+  friendlyReason(reason) {
+    const known = Object.keys(SHELL_STRINGS["zh-CN"])
+      .filter((key) => key.startsWith("reason:") && String(reason).startsWith(key.slice("reason:".length)))
+      .sort((a, b) => b.length - a.length)[0];
+    return known ? this.t(known) : null;
   }
 
   async onSync(state) {

@@ -42,6 +42,10 @@ function el(tag, className, text) {
   return node;
 }
 
+// Groups the user folded stay folded across redraws (a long list of stations
+// should not spring open on every presence change).
+const collapsed = new Set();
+
 /**
  * Draw the roster into `list` and the overall count into `summary`.
  * @param {{list: HTMLElement, summary: HTMLElement}} target
@@ -55,13 +59,24 @@ export function renderRoster(target, participants, meId, t) {
   const fragment = document.createDocumentFragment();
   if (!total) fragment.append(el("p", "roster-empty", t("empty_roster")));
   for (const { group, people, online: groupOnline } of groups) {
-    const section = el("section", "roster-group");
+    const section = el("section", `roster-group${collapsed.has(group) ? " is-collapsed" : ""}`);
     section.dataset.group = group;
     const heading = el("h3", "roster-group-title");
-    heading.append(el("span", "roster-group-name", t(`group:${group}`)));
+    const toggle = el("button", "roster-group-toggle");
+    toggle.type = "button";
+    toggle.setAttribute("aria-expanded", String(!collapsed.has(group)));
+    toggle.append(el("span", "roster-group-name", t(`group:${group}`)));
     const count = el("span", `roster-count${groupOnline ? "" : " is-zero"}`, `${groupOnline}/${people.length}`);
     count.setAttribute("aria-label", t("online_of", { online: groupOnline, total: people.length }));
-    heading.append(count);
+    toggle.append(count);
+    toggle.addEventListener("click", () => {
+      const fold = !collapsed.has(group);
+      if (fold) collapsed.add(group);
+      else collapsed.delete(group);
+      section.classList.toggle("is-collapsed", fold);
+      toggle.setAttribute("aria-expanded", String(!fold));
+    });
+    heading.append(toggle);
     section.append(heading);
 
     const ul = el("ul", "roster-people");
