@@ -29,9 +29,8 @@ class ActiveSpeakerDetector:
 
     def update(self, levels: dict[str, int]) -> str | None:
         """Feed one tick: participant id -> average -dBov this tick (missing =
-        silent).  Returns the new speaker if it changed in this tick, else
-        the unchanged sentinel `...` is not used: callers compare with
-        `current` themselves."""
+        silent).  Returns the current speaker (None = nobody); callers compare
+        with the previous value to see a change."""
         # Smooth loudness (0..127, higher = louder) so one loud packet burst
         # does not win against someone talking steadily.
         for pid in list(self._scores):

@@ -284,3 +284,33 @@ async def test_malformed_packets_do_not_break_the_publisher(service: MediaServic
         await wait_for(lambda: producer.packets > before + 5, 5, "audio still flowing")
     finally:
         await pub.close()
+
+
+async def test_silent_participant_is_dropped_on_consent_failure(service: MediaService, monkeypatch) -> None:
+    """A client that vanishes without a DTLS close (network gone, process
+    killed) is found by ICE consent checks; nothing of it may remain."""
+    import aioice.ice
+
+    # Real consent checks, shortened from 5 s x 6 to keep the test fast.
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.3)
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 3)
+    pub = Publisher(service, "gone", "alice")
+    pub.add(MovingVideo())
+    await pub.publish()
+    sub = Subscriber(service, "gone", "bob")
+    try:
+        await sub.subscribe("all")
+        await wait_for(lambda: sub.frames["video"] >= 5, 15, "frames")
+        assert service.stats()["transports"] == 2
+        # The subscriber's network disappears: its ICE sockets close, no DTLS alert.
+        await sub.pc.getTransceivers()[0].receiver.transport.transport.stop()
+        await wait_for(lambda: service.stats()["participants"] == 1, 15, "silent subscriber dropped")
+        stats = service.stats()
+        assert stats["transports"] == 1 and stats["consumers"] == 0 and stats["producers"] == 1
+        await pub.pc.getTransceivers()[0].receiver.transport.transport.stop()
+        await wait_for(lambda: service.stats()["participants"] == 0, 15, "silent publisher dropped")
+        await wait_for(lambda: service.stats()["tasks"] == 0, 5, "no tasks left")
+        assert service.stats()["transports"] == 0 and service.stats()["routers"] == 0
+    finally:
+        await sub.close()
+        await pub.close()
