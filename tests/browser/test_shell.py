@@ -66,6 +66,15 @@ class StateSyncCounter:
             self.count += 1
 
 
+def watch_errors(page: Page) -> list[str]:
+    """Uncaught exceptions and console errors of the page, kept on `page.errors`."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    return errors
+
+
 async def only_features(page: Page, modules: dict[str, str]) -> None:
     """Serve the page this feature list instead of the real folder's (the
     colleagues' features are not what a shell test is about)."""
@@ -85,6 +94,7 @@ async def only_features(page: Page, modules: dict[str, str]) -> None:
 async def open_page(browser, url: str, viewport=None, features: dict[str, str] | None = None) -> Page:
     """A page on `url`; `features=None` loads the real feature modules."""
     page = await browser.new_page(viewport=viewport or {"width": 1280, "height": 800})
+    watch_errors(page)
     if features is not None:
         await only_features(page, features)
     await page.goto(url, wait_until="domcontentloaded")
@@ -157,6 +167,7 @@ async def test_language_switch_changes_labels_and_is_remembered(sqlite_hub, brow
     await expect(page.locator("#me-role")).to_have_text("委员")
     await expect(group(page, "city").locator(".roster-group-name")).to_have_text("市级")
     assert await page.evaluate("localStorage.getItem('plenary.lang')") == "zh-CN"
+    assert page.errors == []
     await page.close()
 
 
@@ -178,18 +189,21 @@ async def test_refused_links_show_the_servers_reason(sqlite_hub, browser):
     await page.get_by_role("button", name="English").click()
     await expect(page.locator("#refusal-title")).to_have_text("Cannot join the meeting")
     await expect(page.locator("#refusal-reason")).to_contain_text("The join link has expired")
+    assert page.errors == []
     await page.close()
 
     # No token at all (a fresh tab on /): says to use the invitation link.
     page = await open_page(browser, f"{sqlite_hub.url}/", features={})
     await expect(page.locator("#refusal")).to_be_visible()
     await expect(page.locator("#refusal-title")).to_contain_text("缺少会议链接")
+    assert page.errors == []
     await page.close()
 
 
 async def test_seq_gap_resyncs_and_reconnect_resyncs(sqlite_hub, browser, clients):
     m = await build_meeting(sqlite_hub)
     page = await browser.new_page()
+    watch_errors(page)
     await only_features(page, {})
     syncs = StateSyncCounter(page)
     await page.goto(join_url(sqlite_hub, m["chair"]["token"]), wait_until="domcontentloaded")
@@ -218,6 +232,7 @@ async def test_seq_gap_resyncs_and_reconnect_resyncs(sqlite_hub, browser, client
     await wait_until(lambda: syncs.count >= 3)
     await expect(page.locator("#conn")).to_have_attribute("data-status", "online")
     await expect(person(page, m["chair"]["id"])).to_have_attribute("data-online", "true")
+    assert page.errors == []
     await page.close()
 
 
@@ -284,6 +299,7 @@ async def test_feature_modules_get_the_documented_context(sqlite_hub, browser, c
     clients.append(deputy)
     await page.wait_for_function("window.probe.syncs >= 1")
     await expect(panel.locator(".seen")).to_have_text("roster:3")
+    assert page.errors == []
     await page.close()
 
 
@@ -314,4 +330,5 @@ async def test_narrow_screen_collapses_the_roster(sqlite_hub, browser, clients):
     await expect(stations.locator(".roster-group-toggle")).to_have_attribute("aria-expanded", "false")
     await stations.locator(".roster-group-toggle").click()
     await expect(person(page, m["deputy"]["id"])).to_be_visible()
+    assert page.errors == []
     await page.close()

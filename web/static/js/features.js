@@ -38,6 +38,10 @@ export class FeatureHost {
     this.participant = participant;
     this.mounted = []; // [{feature, ctx}]
     this.handlers = new Map(); // event -> Set of {featureId, fn}
+    // Broadcasts that arrive between the first state:sync and the end of
+    // mounting are held and replayed, so no module misses one.
+    this.ready = false;
+    this.backlog = [];
   }
 
   contextFor(feature) {
@@ -97,6 +101,10 @@ export class FeatureHost {
   }
 
   dispatch(event, data) {
+    if (!this.ready) {
+      this.backlog.push([event, data]);
+      return;
+    }
     for (const { featureId, fn } of [...(this.handlers.get(event) || [])]) {
       try {
         const result = fn(data);
@@ -123,11 +131,17 @@ export class FeatureHost {
         }
       }),
     );
+    this.ready = true;
+    const held = this.backlog;
+    this.backlog = [];
+    for (const [event, data] of held) this.dispatch(event, data);
     return failed;
   }
 
   /** After every re-sync: modules with a `sync(ctx, state)` hook catch up. */
   sync(state) {
+    // Held broadcasts are older than this state, which modules read on mount.
+    if (!this.ready) this.backlog = [];
     for (const { feature, ctx } of this.mounted) {
       if (typeof feature.sync !== "function") continue;
       try {
