@@ -171,3 +171,24 @@ def test_speaker_detector_hysteresis() -> None:
     for _ in range(40):
         d.update({})
     assert d.current is None
+
+
+def test_consumer_sender_report_maps_publisher_clock() -> None:
+    import time
+
+    from aiortc.rtp import RtcpPacket
+
+    p = _video_producer()
+    sent: list[bytes] = []
+    c = _consumer(p, sent)
+    p.receive(rtp(10, 1000, VP8_KEY), 0)
+    assert c.sender_report(time.monotonic()) is None  # no SR from the publisher yet
+    ntp = (3_900_000_000 << 32) | (1 << 31)  # some wall time, .5 s
+    p.on_sender_report(ntp, 5000)
+    now = p.sr_mono + 0.5
+    (sr,) = RtcpPacket.parse(c.sender_report(now))
+    assert sr.ssrc == 555
+    assert sr.sender_info.packet_count == 1 and sr.sender_info.octet_count == len(VP8_KEY)
+    # Same instant on the publisher's NTP timeline, in this consumer's RTP clock.
+    assert sr.sender_info.ntp_timestamp == ntp + (1 << 31)
+    assert sr.sender_info.rtp_timestamp == (5000 + 45000 + c.ts_off) & 0xFFFFFFFF
