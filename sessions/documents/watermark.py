@@ -1,8 +1,9 @@
 """Per-viewer watermark: "name · site" tiled diagonally and faintly across a page.
 
-Drawn on the cached plain render (never re-rendering the PDF), so a viewer's
-page costs one Pillow composite, then comes from the cache. Blocking: call
-through an executor.
+Drawn on the decoded plain render (never re-rendering the PDF): a mask of the
+viewer's text is stamped over the page and the ink blended in through it, in
+the page's own mode (grey pages stay grey, so they stay losslessly small).
+Blocking: call through an executor.
 """
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from sessions.documents.storage import write_atomically
-
 ANGLE_DEG = 30
-# Dark grey at ~16 % opacity: on white paper a change of about 30 levels,
-# visible on a photo of the screen but not in the way of reading.
-INK = (60, 60, 60, 40)
+INK_GREY = 60
+# Mask strength: ink at ~16 % opacity. On white paper a change of about 30
+# grey levels: visible on a photo of the screen, not in the way of reading.
+INK_ALPHA = 40
 # Fonts with Chinese glyphs first (names and sites are Chinese); Debian's
 # fonts-wqy-microhei or fonts-noto-cjk provide one of these.
 CJK_FONTS = (
@@ -40,34 +40,32 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+@functools.lru_cache(maxsize=256)
 def _stamp(text: str, size: int) -> Image.Image:
-    """The text once, rotated: the tile repeated over the page."""
+    """The text once, as a rotated mask (0 = no ink): the tile repeated over the page."""
     font = _font(size)
     left, top, right, bottom = font.getbbox(text)
     pad = size // 2
-    tile = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((pad - left, pad - top), text, font=font, fill=INK)
+    tile = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    ImageDraw.Draw(tile).text((pad - left, pad - top), text, font=font, fill=INK_ALPHA)
     return tile.rotate(ANGLE_DEG, expand=True, resample=Image.BICUBIC)
 
 
-def apply(page: Image.Image, text: str) -> Image.Image:
-    width, height = page.size
+def mask_for(size: tuple[int, int], text: str) -> Image.Image:
+    width, height = size
     stamp = _stamp(text, max(14, width // 45))
-    overlay = Image.new("RGBA", page.size, (0, 0, 0, 0))
+    mask = Image.new("L", size, 0)
     step_x = stamp.width + width // 10
     step_y = stamp.height + height // 20
     for row, y in enumerate(range(-stamp.height // 2, height, step_y)):
         # Stagger alternate rows so the marks form a diagonal lattice.
         shift = (step_x // 2) if row % 2 else 0
         for x in range(-stamp.width // 2 + shift, width, step_x):
-            overlay.alpha_composite(stamp, (max(x, 0), max(y, 0)), (max(-x, 0), max(-y, 0)))
-    return Image.alpha_composite(page.convert("RGBA"), overlay).convert("RGB")
+            mask.paste(stamp, (x, y))
+    return mask
 
 
-def mark_file(plain: Path, target: Path, text: str) -> None:
-    with Image.open(plain) as page:
-        page.load()
-        marked = apply(page, text)
-    from sessions.documents.render import encode_png  # one PNG setting for all pages
-
-    write_atomically(target, encode_png(marked))
+def apply(page: Image.Image, text: str) -> Image.Image:
+    """The page (mode L or RGB) with the viewer's mark; the page itself is not changed."""
+    ink = Image.new(page.mode, page.size, INK_GREY if page.mode == "L" else (INK_GREY,) * 3)
+    return Image.composite(ink, page, mask_for(page.size, text))

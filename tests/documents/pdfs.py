@@ -24,8 +24,9 @@ def _assemble(objects: list[bytes], trailer_extra: bytes = b"", padding: int = 0
     return bytes(out)
 
 
-def make_pdf(pages: int = 3, *, label: str = "Page", padding_bytes: int = 0) -> bytes:
-    """A valid A4 PDF with `pages` pages; `padding_bytes` of comment make it big."""
+def make_pdf(pages: int = 3, *, label: str = "Page", padding_bytes: int = 0, body_lines: int = 0) -> bytes:
+    """A valid A4 PDF with `pages` pages; `padding_bytes` of comment make it big;
+    `body_lines` lines of running text per page make it look like a real paper."""
     font = 3
     first_page = 4
     kids = " ".join(f"{first_page + 2 * i} 0 R" for i in range(pages))
@@ -39,6 +40,13 @@ def make_pdf(pages: int = 3, *, label: str = "Page", padding_bytes: int = 0) -> 
             f"0.8 g 50 700 495 40 re f 0 g BT /F1 72 Tf 80 420 Td ({label} {i + 1}) Tj ET "
             f"BT /F1 14 Tf 80 380 Td (Plenary test paper, page {i + 1} of {pages}) Tj ET"
         ).encode()
+        if body_lines:
+            text = " ".join(
+                f"BT /F1 7 Tf 60 {350 - 7 * n} Td (Line {n + 1}: the committee reviewed the budget, "
+                f"the audit findings and the rectification report item by item.) Tj ET"
+                for n in range(body_lines)
+            )
+            content += b" " + text.encode()
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
             f"/Resources << /Font << /F1 {font} 0 R >> >> /Contents {first_page + 2 * i + 1} 0 R >>".encode()

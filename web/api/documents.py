@@ -12,10 +12,13 @@ Contract:
   PDF ("not a readable PDF"), a password-protected PDF ("encrypted with a
   password"), a PDF without pages, unknown roles or participants.
 - `GET /api/documents/{did}/pages/{n}` (participants it is shared with; chair,
-  clerk and admin always) → `image/png`, 1600 px wide, watermarked with the
-  viewer's "name · site". PNG, not JPEG/WebP: meeting papers are text and
-  line art, which PNG keeps sharp and compresses well, and lossless output
-  keeps the faint watermark exact. Answers carry an ETag (304 on
+  clerk and admin always) → the page 1600 px wide, watermarked with the
+  viewer's "name · site": `image/png` for a grey page (most meeting papers:
+  text and line art), as an 8-bit grey palette PNG — lossless, so text stays
+  sharp and the faint mark exact, ~100 KiB a text page, and fast to encode
+  (every viewer gets their own image on each page turn); `image/jpeg` (q90,
+  no chroma subsampling) for a page with colour, where PNG would be several
+  times larger and ~20x slower to encode. Answers carry an ETag (304 on
   If-None-Match), `Cache-Control: private, max-age=86400` and
   `Vary: Authorization` (the image is the viewer's own). The token may also
   come as `?token=` for a plain `<img src>`.
@@ -274,7 +277,7 @@ async def page_image(request: web.Request) -> web.StreamResponse:
     viewer_key = f"{identity.sub}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     path = await runtime.renderer_of(hub_of(request)).marked_page(doc.sha256, n, viewer_key, text)
     response = web.FileResponse(path, headers={"Cache-Control": PAGE_CACHE, "Vary": "Authorization"})
-    response.content_type = "image/png"
+    response.content_type = "image/jpeg" if path.suffix == ".jpg" else "image/png"
     return response
 
 

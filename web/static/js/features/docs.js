@@ -20,7 +20,9 @@ const OPERATORS = new Set(["chair", "clerk"]);
 const CACHE_LIMIT = 24;
 
 const STYLE = `
-.docs-viewer { display: flex; flex-direction: column; gap: 8px; flex: 1 1 480px; min-width: 0; }
+.docs-viewer { display: flex; flex-direction: column; gap: 8px; flex: 1 1 480px; min-width: 0; padding: 10px;
+  box-sizing: border-box; }
+.docs-viewer .docs-presenter { color: #cbd5e1; }
 .docs-bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
 .docs-title { font-weight: 700; font-size: 1.1rem; flex: 1 1 auto; min-width: 8em; }
 .docs-page-no { font-variant-numeric: tabular-nums; font-size: 1.1rem; min-width: 5ch; text-align: center; }
@@ -454,6 +456,8 @@ class DocsFeature {
     this.view = { docId, page };
     this.renderBar();
     const doc = docId ? this.docs.get(docId) : null;
+    // Nothing to show: give the stage to the others (video…).
+    this.stageEl.hidden = !docId;
     this.emptyEl.hidden = Boolean(docId);
     this.sheet.hidden = !docId;
     this.noteEl.hidden = !doc;
