@@ -16,6 +16,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -147,8 +148,10 @@ def load_page(path: Path) -> Image.Image:
 class PageRenderer:
     """The hub's renderer: owns the two pools; closed by the hub's owner task."""
 
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, fetch_pdf: Callable[[str], Awaitable[bytes | None]] | None = None) -> None:
         self.store = store
+        # Where to get a PDF this data dir lacks (the hub's database).
+        self.fetch_pdf = fetch_pdf
         self._pdfium = ThreadPoolExecutor(1, thread_name_prefix="pdfium")
         self._pillow = ThreadPoolExecutor(2, thread_name_prefix="pillow")
         self._pdf_state = _PdfiumThread()
@@ -176,10 +179,17 @@ class PageRenderer:
     async def _render_plain(self, sha256: str, page: int, path: Path) -> Path:
         pdf = self.store.pdf_path(sha256)
         if not pdf.exists():
-            raise NotFound("the document's file is missing from the data dir")
+            await self._once(("fetch", sha256), self._fetch(sha256, pdf))
         image = await self._on(self._pdfium, self._pdf_state.render, pdf, page - 1)
         await self._on(self._pillow, self._store_plain, image, path)
         return path
+
+    async def _fetch(self, sha256: str, pdf: Path) -> Path:
+        data = await self.fetch_pdf(sha256) if self.fetch_pdf else None
+        if data is None:
+            raise NotFound("the document's file is missing")
+        await self._on(self._pillow, write_atomically, pdf, data)
+        return pdf
 
     def _store_plain(self, image: Image.Image, path: Path) -> None:
         if is_grey(image):

@@ -9,6 +9,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING
 
+from sessions.documents import service
 from sessions.documents.render import PageRenderer
 from sessions.documents.storage import DocumentStore
 
@@ -19,7 +20,11 @@ _renderers: "weakref.WeakKeyDictionary[Hub, PageRenderer]" = weakref.WeakKeyDict
 
 
 def start(hub: "Hub") -> PageRenderer:
-    renderer = PageRenderer(DocumentStore(hub.settings.data_dir))
+    async def fetch_pdf(sha256: str) -> bytes | None:
+        async with hub.db.read() as session:
+            return await service.file_bytes(session, sha256)
+
+    renderer = PageRenderer(DocumentStore(hub.settings.data_dir), fetch_pdf)
     _renderers[hub] = renderer
 
     async def hold() -> None:

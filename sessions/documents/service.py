@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import directory, events
-from sessions.documents.models import Document, DocumentAnnotation, DocumentReceipt, DocumentStage
+from sessions.documents.models import Document, DocumentAnnotation, DocumentFile, DocumentReceipt, DocumentStage
 from sessions.errors import Forbidden, Invalid, NotFound
 from sessions.events import LoggedEvent
 from sessions.models import Participant, utcnow
@@ -113,6 +113,23 @@ async def create_document(
         actor_id=None if uploaded_by == "admin" else uploaded_by,
     )
     return doc, logged
+
+
+async def keep_file(session: AsyncSession, sha256: str, data: bytes) -> None:
+    """Store the upload's bytes once per content (a second upload of them changes nothing)."""
+    await session.execute(
+        _insert(session)(DocumentFile)
+        .values(sha256=sha256, size_bytes=len(data), data=data, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+
+
+async def file_bytes_known(session: AsyncSession, sha256: str) -> bool:
+    return await session.scalar(select(DocumentFile.size_bytes).where(DocumentFile.sha256 == sha256)) is not None
+
+
+async def file_bytes(session: AsyncSession, sha256: str) -> bytes | None:
+    return await session.scalar(select(DocumentFile.data).where(DocumentFile.sha256 == sha256))
 
 
 async def get_document(session: AsyncSession, document_id: str) -> Document:

@@ -210,12 +210,19 @@ async def upload_document(request: web.Request) -> web.Response:
             raise Invalid("the PDF has no pages")
         if pages > hub.settings.max_document_pages:
             raise TooLarge(f"the PDF has {pages} pages; at most {hub.settings.max_document_pages} are accepted")
+        async with hub.db.read() as session:
+            stored = await service.file_bytes_known(session, upload.sha256)
+        # The bytes go to the database too (once per content): any process
+        # of the hub, with or without this data dir, can then render them.
+        data = None if stored else await renderer.run_blocking(upload.temp.read_bytes)
         await renderer.run_blocking(renderer.store.adopt, upload.temp, upload.sha256)
         upload.temp = None
     finally:
         upload.discard()
 
     async with hub.db.transaction() as tx:
+        if data is not None:
+            await service.keep_file(tx, upload.sha256, data)
         doc, logged = await service.create_document(
             tx,
             mid,

@@ -30,6 +30,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_documents_meeting_id", "documents", ["meeting_id"])
     op.create_table(
+        "document_files",
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("size_bytes", sa.BigInteger, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    op.create_table(
         "document_stages",
         sa.Column("meeting_id", sa.String(32), sa.ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.id", ondelete="SET NULL"), nullable=True),
@@ -59,5 +66,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("document_annotations", "document_receipts", "document_stages", "documents"):
+    for table in ("document_annotations", "document_receipts", "document_stages", "documents", "document_files"):
         op.drop_table(table)
