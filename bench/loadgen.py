@@ -661,8 +661,10 @@ class RemotePublishers:
     async def accept(self, name: str, sdp: str) -> None:
         await self._call("accept", name=name, sdp=sdp, timeout=30)
 
-    async def counters(self) -> dict[str, list[int]]:
-        return (await self._call("counters"))["counters"]
+    async def counters(self) -> tuple[dict[str, list[int]], float]:
+        """Per-publisher counters and the publisher process's perf_counter when read."""
+        r = await self._call("counters")
+        return r["counters"], float(r["t"])
 
     async def sends(self, t0: float, t1: float) -> tuple[dict[int, float], int]:
         r = await self._call("sends", t0=t0, t1=t1, timeout=30)

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 ENV_FLAG = "PLENARY_BENCH_NETNS"
 SERVER_MEDIA_ADDR = "127.0.0.2"
@@ -132,17 +133,24 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def socket_totals(pids: list[int]) -> dict[str, int]:
-    """Summed rx_queue bytes and drop counters over the UDP sockets of ``pids``."""
+def socket_totals(pids: list[int]) -> dict[str, Any]:
+    """rx_queue bytes and per-inode drop counters over the UDP sockets of ``pids``."""
     socks = udp_sockets()
     inodes: set[int] = set()
     for pid in pids:
         inodes |= socket_inodes(pid)
-    tot = {"rx_queue": 0, "drops": 0, "sockets": 0}
+    tot: dict[str, Any] = {"rx_queue": 0, "drops_by_inode": {}, "sockets": 0}
     for ino in inodes:
         s = socks.get(ino)
         if s is not None:
             tot["rx_queue"] += s["rx_queue"]
-            tot["drops"] += s["drops"]
+            tot["drops_by_inode"][ino] = s["drops"]
             tot["sockets"] += 1
     return tot
+
+
+def drops_delta(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """Datagrams dropped between two :func:`socket_totals` snapshots
+    (sockets that appeared in between count from zero; closed ones are ignored)."""
+    before = a["drops_by_inode"]
+    return sum(max(0, d - before.get(ino, 0)) for ino, d in b["drops_by_inode"].items())
