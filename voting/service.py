@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -306,6 +306,17 @@ async def close(session: AsyncSession, vote_id: str, meeting_id: str | None, clo
         raise RuntimeError(f"vote {vote_id} changed under its lock")
     await session.flush()
     return CloseOutcome(await _vote_of(session, vote_id, None, lock=None), won=True)
+
+
+async def vacuum_ballots(db: Database) -> None:
+    """PostgreSQL keeps the rewritten ballots' old versions (arrival order,
+    slot, the casting transaction's xmin) as dead tuples until VACUUM; run it
+    after a close so that they are reclaimed now rather than some day."""
+    if db.is_sqlite:
+        return
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM vote_ballots"))
 
 
 async def due_votes(session: AsyncSession, now: datetime | None = None) -> list[tuple[str, str]]:

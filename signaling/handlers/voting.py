@@ -57,6 +57,7 @@ events = Events()
 
 VOTING_ROLES = frozenset({Role.MEMBER, Role.DEPUTY, Role.CHAIR, Role.CLERK})
 CHECK_INTERVAL_S = 0.5
+VACUUM_DELAY_S = 1.0  # one VACUUM for a batch of closes
 BALLOT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -190,6 +191,7 @@ async def close_and_announce(hub: "Hub", vote_id: str, meeting_id: str | None, c
                                             service.result_view(outcome.vote), actor_id=closed_by)
     if logged is not None:
         await hub.broadcast(logged, "vote:result")
+        hub.debounce("vote-vacuum", VACUUM_DELAY_S, lambda: service.vacuum_ballots(hub.db))
     return outcome
 
 

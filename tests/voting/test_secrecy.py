@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, select, text
 
 from sessions import events as event_log
 from voting.models import Vote, VoteBallot, VoteParticipation
+from tests.helpers import wait_until
 from tests.voting.conftest import stored_counts
 
 CHOICES = ["满意", "基本满意", "不满意"]
@@ -93,8 +94,22 @@ async def test_secret_vote_rows_hold_no_link(hub, committee_of):
                 text("SELECT position FROM vote_ballots WHERE vote_id = :v ORDER BY ctid"), {"v": vid}
             )).all()
             assert physical == sorted(physical)
+            # Nor do the system columns link: the ballots were rewritten by the
+            # closing transaction, so no ballot shares its xmin with a voter's row.
+            ballot_xmins = set((await session.scalars(
+                text("SELECT xmin::text FROM vote_ballots WHERE vote_id = :v"), {"v": vid})).all())
+            part_xmins = set((await session.scalars(
+                text("SELECT xmin::text FROM vote_participation WHERE vote_id = :v"), {"v": vid})).all())
+            assert len(ballot_xmins) == 1 and not ballot_xmins & part_xmins
         # The meeting log tells who voted nowhere, and no choice while open.
         logged = await event_log.events_of(session, committee.mid, types=("vote:opened", "vote:turnout", "vote:result"))
+    if not hub.hub.db.is_sqlite:
+        # The old ballot versions (arrival order, xmin of each cast) are vacuumed away after the close.
+        async def vacuumed() -> bool:
+            async with hub.hub.db.read() as session:
+                return await session.scalar(text(
+                    "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'vote_ballots'"))
+        await wait_until(vacuumed, timeout=10, interval=0.2)
     for entry in logged:
         assert not any(v in str(entry.payload) for v in voter_ids)
         if entry.type == "vote:turnout":
