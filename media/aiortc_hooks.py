@@ -28,6 +28,7 @@ REQUIRED_DTLS_ATTRS = ("_handle_rtp_data", "_handle_rtcp_data", "_tx_srtp", "_se
 REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated",)
 REQUIRED_SENDER_ATTRS = ("_ssrc", "_rtx_ssrc", "_stream_id", "_send_rtcp")
 REQUIRED_TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
+REQUIRED_SRTP_SESSION_ATTRS = ("_srtp", "_cdata", "_buffer")
 
 
 # --- loopback candidates -------------------------------------------------
@@ -74,6 +75,44 @@ def install_rtcp_handler(dtls: RTCDtlsTransport, handler: RtcpHandler) -> None:
     dtls._handle_rtcp_data = handler  # type: ignore[method-assign]
 
 
+ProtectFn = Callable[[bytes | bytearray], "bytes | memoryview | None"]
+
+
+def fast_protect(session: pylibsrtp.Session) -> ProtectFn | None:
+    """SRTP-protect straight from a bytearray into the session's own buffer.
+
+    pylibsrtp's `protect` wants `bytes` (one more copy), allocates a length
+    cell per call and copies the result out again: ~1 µs of the ~3 µs a
+    protect costs.  This calls libsrtp the same way with none of that, and
+    returns a view of the session buffer that is valid until the next
+    protect on this session (sendto consumes it at once).  None if
+    pylibsrtp's internals moved: callers then use `session.protect`."""
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        srtp = session._srtp[0]
+        cdata = session._cdata
+        buffer = session._buffer
+        limit = len(buffer) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+        srtp_protect = lib.srtp_protect
+    except (ImportError, AttributeError, TypeError):
+        return None
+    len_p = ffi.new("int *")
+    view = memoryview(buffer)
+
+    def protect(data: bytes | bytearray, _keep: object = session) -> memoryview | None:
+        n = len(data)
+        if n > limit:
+            return None
+        buffer[0:n] = data
+        len_p[0] = n
+        if srtp_protect(srtp, cdata, len_p):
+            return None
+        return view[: len_p[0]]
+
+    return protect
+
+
 def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
     """Return synchronous (send_rtp, send_rtcp) functions for a connected
     transport: protect with its SRTP session, sendto on the nominated ICE pair.
@@ -84,19 +123,31 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
     if srtp is None or dtls.state != "connected":
         return None
     nominated: dict[int, Any] = dtls._transport._connection._nominated
-    protect = srtp.protect
     protect_rtcp = srtp.protect_rtcp
+    fast = fast_protect(srtp)
 
     # A packet SRTP refuses (too long for pylibsrtp's 1500-byte buffer, or
     # an SRTP error) is dropped for this one subscriber: an exception here
     # would unwind into the *publisher's* DTLS receive loop and close it.
-    def send_rtp(data: bytes) -> None:
-        pair = nominated.get(1)
-        if pair is not None:
-            try:
-                pair.protocol.transport.sendto(protect(data), pair.remote_addr)
-            except (pylibsrtp.Error, ValueError):
-                pass
+    if fast is not None:
+
+        def send_rtp(data: bytes | bytearray) -> None:
+            pair = nominated.get(1)
+            if pair is not None:
+                packet = fast(data)
+                if packet is not None:
+                    pair.protocol.transport.sendto(packet, pair.remote_addr)
+
+    else:
+        protect = srtp.protect
+
+        def send_rtp(data: bytes | bytearray) -> None:
+            pair = nominated.get(1)
+            if pair is not None:
+                try:
+                    pair.protocol.transport.sendto(protect(bytes(data)), pair.remote_addr)
+                except (pylibsrtp.Error, ValueError):
+                    pass
 
     def send_rtcp(data: bytes) -> None:
         pair = nominated.get(1)

@@ -17,7 +17,8 @@ from .rtp_parse import SEQ_TS_SSRC, U16
 if TYPE_CHECKING:
     from .producer import Producer
 
-SendFn = Callable[[bytes], None]
+# Takes the packet as bytes or bytearray; must not keep a reference to it.
+SendFn = Callable[[bytes | bytearray], None]
 
 
 class Consumer:
@@ -168,7 +169,7 @@ class Consumer:
         if self.drop_hook is not None and self.drop_hook(oseq):
             self.dropped += 1
             return
-        send(bytes(buf))
+        send(buf)
 
     def _sync(self, seq: int, ts: int, now_ms: int) -> None:
         if self.last_seq < 0:
@@ -224,7 +225,7 @@ class Consumer:
                 out[1] = marker | self.pt
                 SEQ_TS_SSRC.pack_into(out, 2, oseq, ots, self.ssrc)
             self.retransmissions += 1
-            send(bytes(out))
+            send(out)
 
     def on_keyframe_request(self) -> None:
         self.plis_received += 1

@@ -64,3 +64,27 @@ def test_loopback_patch() -> None:
     finally:
         hooks.disable_loopback_candidates()
     assert not hooks.loopback_candidates_enabled()
+
+
+def test_fast_protect_matches_pylibsrtp() -> None:
+    """The direct libsrtp call must produce exactly what Session.protect does."""
+    import os
+
+    import pylibsrtp
+
+    key = os.urandom(30)
+
+    def session() -> pylibsrtp.Session:
+        policy = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        policy.allow_repeat_tx = True
+        return pylibsrtp.Session(policy)
+
+    reference, ours = session(), session()
+    for name in hooks.REQUIRED_SRTP_SESSION_ATTRS:
+        assert hasattr(ours, name), f"pylibsrtp Session.{name} moved"
+    fast = hooks.fast_protect(ours)
+    assert fast is not None, "pylibsrtp internals moved: the fast SRTP path is off"
+    for seq in range(5):
+        packet = bytearray(b"\x80\x60" + seq.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x02" + os.urandom(1100))
+        assert bytes(fast(packet)) == reference.protect(bytes(packet))
+    assert fast(bytearray(1500)) is None  # too long for the buffer: dropped, not raised

@@ -86,7 +86,7 @@ def _consumer(p: Producer, sent: list[bytes]) -> Consumer:
     c = Consumer(id="c", producer=p, participant_id="bob", mid="1", ssrc=555, rtx_ssrc=556)
     p._attach(c)
     c.configure(pt=100, rtx_pt=101, nack=True)
-    c.set_sender(sent.append, lambda data: None, 1)
+    c.set_sender(lambda data: sent.append(bytes(data)), lambda data: None, 1)
     return c
 
 
