@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -25,7 +26,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageChops
 
 from sessions.documents import watermark
-from sessions.documents.storage import DocumentStore, write_atomically
+from sessions.documents.storage import DocumentStore, etag_of, write_atomically
 from sessions.errors import Invalid, NotFound
 
 PAGE_WIDTH_PX = 1600
@@ -35,7 +36,42 @@ GREY_PALETTE = [level for i in range(256) for level in (i, i, i)]
 # Decoded plain pages kept in memory: during a presentation a few pages are
 # hot and every viewer's watermark starts from one of them.
 HOT_PAGES = 6
-MARKED_FORMATS = ("png", "jpg")
+# Viewers' pages are kept in memory, not on disk: one file per viewer, page
+# and paper would grow without bound (500 viewers x 100 pages x ~100 KiB is
+# 5 GB for one paper); browsers keep their own copy (Cache-Control private).
+MARKED_CACHE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PageImage:
+    data: bytes
+    content_type: str
+    etag: str
+
+
+class ByteBoundedCache:
+    """Least recently used entries go first once the bytes exceed the bound (loop-only)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = limit_bytes
+        self.size = 0
+        self._items: OrderedDict[tuple, PageImage] = OrderedDict()
+
+    def get(self, key: tuple) -> PageImage | None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._items[key] = item
+        return item
+
+    def put(self, key: tuple, item: PageImage) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(old.data)
+        self._items[key] = item
+        self.size += len(item.data)
+        while self.size > self.limit and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self.size -= len(dropped.data)
 
 
 class _PdfiumThread:
@@ -132,10 +168,10 @@ def encode_marked(image: Image.Image) -> tuple[bytes, str]:
     turn asks for one image per viewer.
     """
     if image.mode == "L":
-        return _grey_png(image), "png"
+        return _grey_png(image), "image/png"
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90, subsampling=0)
-    return out.getvalue(), "jpg"
+    return out.getvalue(), "image/jpeg"
 
 
 def load_page(path: Path) -> Image.Image:
@@ -158,6 +194,7 @@ class PageRenderer:
         self._inflight: dict[tuple, asyncio.Future] = {}
         self._hot: OrderedDict[str, Image.Image] = OrderedDict()
         self._hot_lock = threading.Lock()
+        self._marked = ByteBoundedCache(MARKED_CACHE_BYTES)
 
     async def _on(self, pool: ThreadPoolExecutor, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
@@ -197,21 +234,20 @@ class PageRenderer:
         write_atomically(path, encode_plain(image))
         self._remember(str(path), image)
 
-    async def marked_page(self, sha256: str, page: int, viewer_key: str, text: str) -> Path:
-        """Page `page` with `text` watermarked across it, cached per viewer (.png or .jpg)."""
-        for ext in MARKED_FORMATS:
-            path = self.store.marked_path(sha256, viewer_key, page, ext)
-            if path.exists():
-                return path
+    async def marked_page(self, sha256: str, page: int, viewer_key: str, text: str) -> PageImage:
+        """Page `page` with `text` watermarked across it, from the memory cache when there."""
+        key = (sha256, page, viewer_key)
+        cached = self._marked.get(key)
+        if cached is not None:
+            return cached
         plain = await self.plain_page(sha256, page)
-        work = self._on(self._pillow, self._mark, plain, self.store.marked_path(sha256, viewer_key, page, "{ext}"), text)
-        return await self._once(("marked", sha256, page, viewer_key), work)
+        image = await self._once(("marked", *key), self._on(self._pillow, self._mark, plain, text))
+        self._marked.put(key, image)
+        return image
 
-    def _mark(self, plain: Path, target_pattern: Path, text: str) -> Path:
-        data, ext = encode_marked(watermark.apply(self._hot_page(plain), text))
-        target = Path(str(target_pattern).replace("{ext}", ext))
-        write_atomically(target, data)
-        return target
+    def _mark(self, plain: Path, text: str) -> PageImage:
+        data, content_type = encode_marked(watermark.apply(self._hot_page(plain), text))
+        return PageImage(data, content_type, etag_of(data))
 
     def _hot_page(self, path: Path) -> Image.Image:
         """The decoded plain page, from memory when it is hot (read-only: shared by threads)."""
@@ -236,7 +272,7 @@ class PageRenderer:
         for page in range(1, pages + 1):
             await self.plain_page(sha256, page)
 
-    async def _once(self, key: tuple, work) -> Path:
+    async def _once(self, key: tuple, work):
         """Run `work` once for `key`; concurrent callers await the same result."""
         running = self._inflight.get(key)
         if running is not None:

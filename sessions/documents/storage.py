@@ -2,9 +2,9 @@
 
     documents/<sha256>.pdf                       the upload, stored once per content
     documents/<sha256>/pages/<n>.png             the plain render of page n
-    documents/<sha256>/marked/<key>/<n>.png|jpg  page n watermarked for one viewer
     documents/incoming/<random>.part             uploads being received
 
+Viewers' watermarked pages are cached in memory only (see render.py).
 Every file appears by `os.replace` of a finished temporary file, so a reader
 (in this or another process sharing the data dir) never sees half a file.
 """
@@ -26,9 +26,6 @@ class DocumentStore:
 
     def page_path(self, sha256: str, page: int) -> Path:
         return self.root / sha256 / "pages" / f"{page}.png"
-
-    def marked_path(self, sha256: str, viewer_key: str, page: int, ext: str) -> Path:
-        return self.root / sha256 / "marked" / viewer_key / f"{page}.{ext}"
 
     def new_incoming(self) -> Path:
         self.incoming.mkdir(parents=True, exist_ok=True)

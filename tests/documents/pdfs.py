@@ -24,9 +24,12 @@ def _assemble(objects: list[bytes], trailer_extra: bytes = b"", padding: int = 0
     return bytes(out)
 
 
-def make_pdf(pages: int = 3, *, label: str = "Page", padding_bytes: int = 0, body_lines: int = 0) -> bytes:
+def make_pdf(
+    pages: int = 3, *, label: str = "Page", padding_bytes: int = 0, body_lines: int = 0, colour: bool = False
+) -> bytes:
     """A valid A4 PDF with `pages` pages; `padding_bytes` of comment make it big;
-    `body_lines` lines of running text per page make it look like a real paper."""
+    `body_lines` lines of running text per page make it look like a real paper;
+    `colour` paints the band red."""
     font = 3
     first_page = 4
     kids = " ".join(f"{first_page + 2 * i} 0 R" for i in range(pages))
@@ -37,7 +40,7 @@ def make_pdf(pages: int = 3, *, label: str = "Page", padding_bytes: int = 0, bod
     ]
     for i in range(pages):
         content = (
-            f"0.8 g 50 700 495 40 re f 0 g BT /F1 72 Tf 80 420 Td ({label} {i + 1}) Tj ET "
+            f"{'0.85 0.1 0.1 rg' if colour else '0.8 g'} 50 700 495 40 re f 0 g BT /F1 72 Tf 80 420 Td ({label} {i + 1}) Tj ET "
             f"BT /F1 14 Tf 80 380 Td (Plenary test paper, page {i + 1} of {pages}) Tj ET"
         ).encode()
         if body_lines:

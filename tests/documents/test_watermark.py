@@ -67,3 +67,20 @@ def _sha_of(hub, did: str) -> str:
         return db.execute("SELECT sha256 FROM documents WHERE id = ?", (did,)).fetchone()[0]
     finally:
         db.close()
+
+
+async def test_colour_pages_come_as_jpeg_with_the_mark(sqlite_hub):
+    hub = sqlite_hub
+    mid = await hub.meeting()
+    chair = await hub.participant(mid, "主任", "chair")
+    _, doc = await upload(hub, mid, chair["token"], make_pdf(1, colour=True))
+    resp = await get_page(hub, doc["id"], 1, chair["token"])
+    assert resp.status == 200 and resp.content_type == "image/jpeg"
+    marked = await page_image(hub, doc["id"], 1, chair["token"])
+    plain = Image.open(await renderer_of(hub.hub).plain_page(_sha_of(hub, doc["id"]), 1)).convert("RGB")
+    assert plain.mode == "RGB" and marked.size == plain.size
+    red_band = np.asarray(marked)[300:360, 200:1400]
+    assert red_band[..., 0].mean() > 150 and red_band[..., 1].mean() < 80  # colour kept
+    diff = np.abs(np.asarray(marked, dtype=np.int16) - np.asarray(plain, dtype=np.int16)).max(axis=2)
+    # JPEG adds a little noise everywhere; the mark is the clearly darker diagonal text.
+    assert (diff > 12).mean() > 0.01

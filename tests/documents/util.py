@@ -41,7 +41,7 @@ async def get_page(hut, did: str, n: int | str, token: str, headers: dict | None
 async def page_image(hut, did: str, n: int, token: str) -> Image.Image:
     resp = await get_page(hut, did, n, token)
     assert resp.status == 200, await resp.text()
-    assert resp.content_type == "image/png"
+    assert resp.content_type in ("image/png", "image/jpeg")
     return Image.open(io.BytesIO(await resp.read())).convert("RGB")
 
 
