@@ -189,6 +189,7 @@ async def run_config(label: str, processes: int, args) -> dict:
         async def recv(pipe):
             return await loop.run_in_executor(None, pipe.recv)
 
+        load_before = os.getloadavg()[0]
         connect_started = time.monotonic()
         ready = await asyncio.gather(*(recv(pipe) for _, pipe in workers))
         connected = sum(r[1] for r in ready)
@@ -225,6 +226,7 @@ async def run_config(label: str, processes: int, args) -> dict:
             "results": len(result_lat), "missing": missing,
             "result_p50": pct(result_lat, 0.50), "result_p99": pct(result_lat, 0.99), "result_max": max(result_lat),
             "cast_mean": statistics.mean(cast_lat),
+            "load": (load_before, os.getloadavg()[0]),
         }
     finally:
         if chair is not None and chair.connected:
@@ -255,6 +257,10 @@ def print_table(rows: list[dict], args) -> None:
               f"{ms(r['cast_max']):>9}{ms(r['result_p50']):>18}{ms(r['result_p99']):>9}{ms(r['result_max']):>9}"
               f"{r['missing']:>9}")
     print("(milliseconds; aims: p99 < 100 ms on one process, < 250 ms on two)")
+    for r in rows:
+        print(f"{r['label']}: 1-min load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after "
+              f"(other work on this machine shares the {os.cpu_count()} CPUs); {r['connected']} clients connected "
+              f"in {r['connect_s']:.1f} s")
 
 
 async def main() -> None:
