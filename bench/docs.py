@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -104,66 +105,130 @@ async def bench_render(pages: int = 100) -> dict:
 # -- followers in worker processes -----------------------------------------------------------
 
 
-def worker_main(assignments: list[tuple[str, str]], conn) -> None:
-    asyncio.run(_worker(assignments, conn))
+def worker_main(assignments: list[tuple[str, str]], conn, lean: bool) -> None:
+    asyncio.run(_worker(assignments, conn, lean))
 
 
-async def _worker(assignments: list[tuple[str, str]], conn) -> None:
-    loop = asyncio.get_running_loop()
-    clients: list[socketio.AsyncClient] = []
-    arrivals: list[list[tuple[int, int, float]]] = []
-    counters = {"roster": 0, "pages": 0}
+class LeanFollower:
+    """A follower speaking Engine.IO 4 / Socket.IO 5 over one WebSocket, doing only what
+    a follower needs: join, answer pings, stamp `doc:page` arrivals. The clients share
+    the server's two cores, so their own cost must stay small (python-socketio's client
+    spends several times more per message, and a roster is parsed by nobody here)."""
 
-    def make(index: int) -> socketio.AsyncClient:
-        sio = socketio.AsyncClient(reconnection=False)
-        mine: list[tuple[int, int, float]] = []
-        arrivals.append(mine)
+    PREFIX = "42/meeting,"
+
+    def __init__(self, url: str, token: str, counters: dict) -> None:
+        self.url = url.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.token = token
+        self.counters = counters
+        self.arrivals: list[tuple[int, int, float]] = []
+        self.ws = None
+        self.task = None
+
+    async def connect(self, http: aiohttp.ClientSession) -> None:
+        self.ws = await http.ws_connect(self.url, autoping=True, max_msg_size=0)
+        opening = await self.ws.receive_str(timeout=30)
+        assert opening.startswith("0"), opening
+        await self.ws.send_str("40/meeting," + json.dumps({"token": self.token}))
+        while True:
+            frame = await self.ws.receive_str(timeout=30)
+            if frame.startswith("40/meeting,"):
+                break
+            if frame.startswith("44/meeting,"):
+                raise RuntimeError(f"refused: {frame}")
+            self.handle(frame)
+        self.task = asyncio.ensure_future(self.read())
+
+    def handle(self, frame: str) -> None:
+        if frame.startswith(self.PREFIX):
+            if frame.startswith('["doc:page"', len(self.PREFIX)):
+                at = time.monotonic()
+                data = json.loads(frame[len(self.PREFIX):])[1]
+                self.arrivals.append((data["page"], data["seq"], at))
+                self.counters["pages"] += 1
+            elif frame.startswith('["roster"', len(self.PREFIX)):
+                self.counters["roster"] += 1
+
+    async def read(self) -> None:
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            if message.data == "2":
+                await self.ws.send_str("3")
+            else:
+                self.handle(message.data)
+
+    async def close(self) -> None:
+        if self.task:
+            self.task.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class SocketIOFollower:
+    """The same follower on python-socketio's client (heavier; for comparison)."""
+
+    def __init__(self, url: str, token: str, counters: dict) -> None:
+        self.url, self.token, self.counters = url, token, counters
+        self.arrivals: list[tuple[int, int, float]] = []
+        self.sio = socketio.AsyncClient(reconnection=False)
 
         async def on_page(data):
-            mine.append((data["page"], data["seq"], time.monotonic()))
+            self.arrivals.append((data["page"], data["seq"], time.monotonic()))
             counters["pages"] += 1
 
         async def on_roster(_data):
             counters["roster"] += 1
 
-        sio.on("doc:page", on_page, namespace=NS)
-        sio.on("roster", on_roster, namespace=NS)
-        return sio
+        self.sio.on("doc:page", on_page, namespace=NS)
+        self.sio.on("roster", on_roster, namespace=NS)
 
+    async def connect(self, http) -> None:
+        await self.sio.connect(self.url, auth={"token": self.token}, namespaces=[NS], transports=["websocket"],
+                               wait_timeout=30)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+async def _worker(assignments: list[tuple[str, str]], conn, lean: bool) -> None:
+    loop = asyncio.get_running_loop()
+    counters = {"roster": 0, "pages": 0}
+    kind = LeanFollower if lean else SocketIOFollower
+    followers = [kind(url, token, counters) for url, token in assignments]
     gate = asyncio.Semaphore(16)
 
-    async def connect(index: int, url: str, token: str) -> None:
-        sio = make(index)
+    async def connect(follower, http) -> None:
         async with gate:
-            await sio.connect(url, auth={"token": token}, namespaces=[NS], transports=["websocket"], wait_timeout=30)
-        clients.append(sio)
+            await follower.connect(http)
 
-    try:
-        await asyncio.gather(*(connect(i, url, token) for i, (url, token) in enumerate(assignments)))
-        conn.send(("connected", len(clients)))
-        while True:
-            command = await loop.run_in_executor(None, conn.recv)
-            if command == "stats":
-                conn.send(("stats", dict(counters)))
-            elif command == "results":
-                conn.send(("results", arrivals))
-            elif command == "stop":
-                break
-    except Exception as exc:  # report, so the parent does not wait forever
-        conn.send(("error", repr(exc)))
-    finally:
-        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
-        conn.send(("stopped", None))
+    async with aiohttp.ClientSession() as http:
+        try:
+            await asyncio.gather(*(connect(f, http) for f in followers))
+            conn.send(("connected", len(followers)))
+            while True:
+                command = await loop.run_in_executor(None, conn.recv)
+                if command == "stats":
+                    conn.send(("stats", dict(counters)))
+                elif command == "results":
+                    conn.send(("results", [f.arrivals for f in followers]))
+                elif command == "stop":
+                    break
+        except Exception as exc:  # report, so the parent does not wait forever
+            conn.send(("error", repr(exc)))
+        finally:
+            await asyncio.gather(*(f.close() for f in followers), return_exceptions=True)
+            conn.send(("stopped", None))
 
 
 class Workers:
-    def __init__(self, assignments: list[tuple[str, str]], count: int) -> None:
+    def __init__(self, assignments: list[tuple[str, str]], count: int, lean: bool) -> None:
         ctx = mp.get_context("spawn")
         self.pipes = []
         self.procs = []
         for w in range(count):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(assignments[w::count], child), daemon=True)
+            proc = ctx.Process(target=worker_main, args=(assignments[w::count], child, lean), daemon=True)
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)
@@ -224,7 +289,7 @@ async def run_turns(label: str, nodes: list[ServeProcess], args) -> dict:
             doc = await resp.json()
 
     assignments = [(nodes[i % len(nodes)].url, members[i % len(members)]["token"]) for i in range(args.clients)]
-    workers = Workers(assignments, args.workers)
+    workers = Workers(assignments, args.workers, not args.socketio_clients)
     presenter = socketio.AsyncClient(reconnection=False)
     try:
         t0 = time.perf_counter()
@@ -339,7 +404,8 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--participants", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="follower processes")
+    parser.add_argument("--socketio-clients", action="store_true", help="python-socketio followers, not the lean ones")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between page turns")
     parser.add_argument("--render-pages", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=300, help="bound for each setup")

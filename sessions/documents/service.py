@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -192,18 +192,48 @@ async def _stage_for_update(session: AsyncSession, meeting_id: str) -> DocumentS
     return stage
 
 
+# A document's meeting and page count never change once it is stored, so each
+# process may remember them: a page turn then costs no read before its writes.
+_FACTS_LIMIT = 4096
+_facts: dict[str, tuple[str, int]] = {}
+
+
+async def _document_facts(session: AsyncSession, document_id: str) -> tuple[str, int]:
+    facts = _facts.get(document_id)
+    if facts is None:
+        doc = await get_document(session, document_id)
+        facts = (doc.meeting_id, doc.pages)
+        if len(_facts) >= _FACTS_LIMIT:
+            _facts.pop(next(iter(_facts)))
+        _facts[document_id] = facts
+    return facts
+
+
 async def present(session: AsyncSession, meeting_id: str, actor: Viewer, document_id: str, page: int) -> LoggedEvent:
-    doc = await get_document(session, document_id)
-    if doc.meeting_id != meeting_id:
+    doc_meeting, pages = await _document_facts(session, document_id)
+    if doc_meeting != meeting_id:
         raise NotFound("no such document")
-    if not 1 <= page <= doc.pages:
-        raise Invalid(f"page must be between 1 and {doc.pages}")
-    payload = {"document_id": doc.id, "page": page, "presenter": actor.participant_id}
+    if not 1 <= page <= pages:
+        raise Invalid(f"page must be between 1 and {pages}")
+    payload = {"document_id": document_id, "page": page, "presenter": actor.participant_id}
     logged = await events.append(session, meeting_id, "doc:page", payload, actor_id=actor.participant_id)
-    stage = await _stage_for_update(session, meeting_id)
-    if not actor.is_operator and stage.designated_id != actor.participant_id:
+    # One statement moves the stage and tells who the chair made presenter;
+    # a refusal below rolls it back together with the event.
+    designated = await session.execute(
+        update(DocumentStage)
+        .where(DocumentStage.meeting_id == meeting_id)
+        .values(document_id=document_id, page=page, presenter_id=actor.participant_id, seq=logged.seq)
+        .returning(DocumentStage.designated_id)
+    )
+    row = designated.first()
+    if row is None:  # the meeting's first page turn
+        session.add(
+            DocumentStage(
+                meeting_id=meeting_id, document_id=document_id, page=page, presenter_id=actor.participant_id, seq=logged.seq
+            )
+        )
+    if not actor.is_operator and (row is None or row[0] != actor.participant_id):
         raise Forbidden("only the chair, the clerk or the presenter the chair named may turn pages")
-    stage.document_id, stage.page, stage.presenter_id, stage.seq = doc.id, page, actor.participant_id, logged.seq
     await session.flush()
     return logged
 
