@@ -15,6 +15,11 @@ Figures
              two processes on PostgreSQL + Redis (followers split over both,
              the presenter on the first).
 
+Followers are lean Engine.IO/Socket.IO clients (LeanFollower: a WebSocket,
+pings answered, `doc:page` stamped on arrival before it is parsed) in
+`--workers` processes: they share the machine's cores with the hub, so their
+own cost is kept small; `--socketio-clients` uses python-socketio instead.
+
 Every connect makes the hub broadcast the whole roster to the meeting, so N
 connections cost O(N²) roster traffic while they join. To keep the setup in
 bounds the N connections belong to `--participants` participants (default 25,

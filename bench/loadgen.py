@@ -26,23 +26,30 @@ Added latency (how it is measured, and why it is sound)
 
     * the publisher hooks ``RTCDtlsTransport._send_rtp`` (plaintext RTP just
       before SRTP protect and ``sendto``) and records
-      ``crc32(payload)+len -> perf_counter()`` for every RTP packet it sends
+      ``crc32(payload)+len -> time.time()`` for every RTP packet it sends
       (publishers run in their own process, like real remote clients, so
       their encoder does not compete with the subscribers for the GIL);
-    * each lean subscriber decrypts a deterministic sample of what it
-      receives (packets whose clear-text sequence number is a multiple of
-      ``sample_mod``; ~1-2% for large N) with its own SRTP session, strips the
-      RTP header (CSRCs, extension, padding) and looks the payload hash up;
-      the difference to the arrival time taken at the top of the socket
-      callback is one latency sample (matched after the window).
+    * each lean subscriber reads its socket itself with ``recvmsg`` and
+      SO_TIMESTAMPNS, so every datagram carries the kernel's arrival time;
+      it decrypts a deterministic sample (packets whose clear-text sequence
+      number is a multiple of ``sample_mod``; ~1.5% for large N) with its
+      own SRTP session, strips the RTP header (CSRCs, extension, padding)
+      and looks the payload key up after the window; kernel arrival minus
+      publisher send time is one latency sample.
 
-    ``perf_counter`` is CLOCK_MONOTONIC, one clock for all processes on the
-    machine, so publisher and subscriber timestamps are comparable.  Payloads that occur twice at the
+    Both stamps are CLOCK_REALTIME (the clock of SO_TIMESTAMPNS), one clock
+    for every process on the machine.  Payloads that occur twice at the
     publisher (none expected: encoded video and a warbling tone) are marked
     ambiguous and never matched.  The figure is publisher send hook ->
-    subscriber socket callback, i.e. the SFU's added delay plus two loopback
-    hops plus the load generator's own event-loop delay (identical for both
-    SFUs in a run, so compare the two rather than reading it as absolute).
+    kernel arrival at the subscriber: the SFU's added delay plus two
+    loopback hops plus the publisher's protect+sendto (a few µs); the load
+    generator's own read delay is excluded.
+
+Window accounting
+    Packets count toward the measurement window by their kernel arrival
+    time, and the subscribers drain their sockets after the window closes,
+    so a load generator that reads late still counts exactly what the SFU
+    delivered in the window.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ import asyncio
 import fractions
 import math
 import socket
+import struct
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -209,7 +217,7 @@ def payload_key(payload: bytes) -> int:
 
 
 class SendLog:
-    """Publisher side: send time (perf_counter = CLOCK_MONOTONIC) per payload key."""
+    """Publisher side: send time (time.time = CLOCK_REALTIME) per payload key."""
 
     def __init__(self) -> None:
         self.sent: dict[int, float] = {}
@@ -226,22 +234,39 @@ class SendLog:
     def between(self, t0: float, t1: float) -> dict[int, float]:
         return {k: t for k, t in self.sent.items() if t < 0 or t0 <= t <= t1}
 
+    def count_between(self, t0: float, t1: float) -> int:
+        return sum(1 for t in self.sent.values() if t0 <= t < t1)
 
-class LatencyProbe:
-    """Subscriber side: (payload key, arrival time) samples during the window.
 
-    Matching against the publishers' :class:`SendLog` happens after the
-    window, so the publishers can live in another process: ``perf_counter``
-    is CLOCK_MONOTONIC, which is one clock for every process on the machine.
+class Window:
+    """The measurement window, shared by all subscribers (CLOCK_REALTIME).
+
+    Packets are attributed to the window by their *kernel* arrival timestamp
+    (SO_TIMESTAMPNS), not by when the Python loop got round to reading them,
+    so a subscriber process that lags behind on a busy machine still counts
+    exactly what the SFU delivered during the window (it is read later, during
+    the drain after the window closes).
     """
 
     def __init__(self) -> None:
-        self.active = False
+        self.t0 = math.inf
+        self.t1 = math.inf
+
+
+class LatencyProbe:
+    """Subscriber side: (payload key, arrival time) samples in the window.
+
+    Matching against the publishers' :class:`SendLog` happens after the
+    window, so the publishers can live in another process.  Both sides use
+    CLOCK_REALTIME (the kernel's SO_TIMESTAMPNS clock), one clock for every
+    process on the machine.
+    """
+
+    def __init__(self) -> None:
         self.arrivals: list[tuple[int, float]] = []
 
     def match(self, payload: bytes, t_arrival: float) -> None:
-        if self.active:
-            self.arrivals.append((payload_key(payload), t_arrival))
+        self.arrivals.append((payload_key(payload), t_arrival))
 
     def reset_window(self) -> None:
         self.arrivals = []
@@ -352,7 +377,7 @@ class Publisher:
                 if probe is not None:
                     payload = rtp_payload(data)
                     if payload:
-                        probe.record_send(payload, time.perf_counter())
+                        probe.record_send(payload, time.time())
             await orig(data)
 
         dtls._send_rtp = send_rtp  # type: ignore[method-assign]
@@ -374,24 +399,24 @@ class Publisher:
 class StreamStat:
     kind: str
     count: int = 0
-    bytes: int = 0
     last_seq: int = -1
-    ext_max: int = 0  # extended highest sequence number relative to first
+    ext_max: int = 0  # extended highest sequence number relative to the first
     late: int = 0  # duplicates / reordered / older than highest
+    # inside the window
+    w_count: int = 0
+    w_min: int = 1 << 62
+    w_max: int = -1
+    w_late: int = 0
 
 
-@dataclass
-class SubSnapshot:
-    rtp: int
-    by_kind: dict[str, int]
-    expected: dict[int, int]
-    received: dict[int, int]
-    late: int
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value
+_TS = struct.Struct("qq")
 
 
 @dataclass
 class LeanSubscriber:
     name: str
+    window: Window
     probe: LatencyProbe | None = None
     sample_mod: int = 64
     drain: bool = True
@@ -400,8 +425,10 @@ class LeanSubscriber:
     rtp: int = 0
     rtcp: int = 0
     decrypt_errors: int = 0
+    kernel_ts: bool = False
     _pt_kind: dict[int, str] = field(default_factory=dict)
     _srtp: Any = None
+    _sockets: list[Any] = field(default_factory=list)
 
     async def answer_offer(self, offer_sdp: str) -> str:
         desc = SessionDescription.parse(offer_sdp)
@@ -424,10 +451,11 @@ class LeanSubscriber:
         loop = asyncio.get_running_loop()
         for proto in list(conn._protocols):
             cb = self._make_cb(proto.datagram_received)
-            proto.datagram_received = cb  # type: ignore[method-assign]
+            proto.datagram_received = lambda data, addr, cb=cb: cb(data, addr, None)  # type: ignore[method-assign]
             sock = proto.transport.get_extra_info("socket")
             if sock is None:
                 continue
+            self._sockets.append(sock)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             except OSError:
@@ -435,113 +463,123 @@ class LeanSubscriber:
             if self.drain:
                 self._install_drain_reader(loop, proto, sock, cb)
 
-    @staticmethod
-    def _install_drain_reader(loop: asyncio.AbstractEventLoop, proto: Any, sock: Any, cb: Callable[[bytes, Any], None]) -> None:
-        """Read up to 64 datagrams per readiness event instead of one.
+    def _install_drain_reader(self, loop: asyncio.AbstractEventLoop, proto: Any, sock: Any,
+                              cb: Callable[[bytes, Any, float | None], None]) -> None:
+        """Own the socket's reads: up to 64 datagrams per wake-up, with the
+        kernel's arrival timestamp (SO_TIMESTAMPNS) for each.
 
         asyncio's datagram transport does one ``recvfrom`` per epoll wake-up;
-        draining the socket in one callback roughly halves the subscriber
-        process's per-packet overhead, so the load generator keeps up at
-        N=110 on two shared cores.  The transport still owns the fd: its
+        draining the socket in one callback cuts the subscriber process's
+        per-packet overhead.  The transport still owns the fd: its
         ``close()`` removes whatever reader is registered.
         """
         fd = sock.fileno()
         raw = sock._sock if hasattr(sock, "_sock") else sock  # asyncio TransportSocket wrapper
-        recvfrom = raw.recvfrom
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self.kernel_ts = True
+        except OSError:
+            self.kernel_ts = False
+        recvmsg = raw.recvmsg
+        unpack = _TS.unpack_from
+        sol = socket.SOL_SOCKET
+        anc_size = socket.CMSG_SPACE(_TS.size)
 
         def read_ready() -> None:
             for _ in range(64):
                 try:
-                    data, addr = recvfrom(4096)
+                    data, anc, _flags, addr = recvmsg(4096, anc_size)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError as exc:
                     proto.error_received(exc)
                     return
-                cb(data, addr)
+                ts = None
+                for level, kind, cdata in anc:
+                    if level == sol and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+                        sec, nsec = unpack(cdata)
+                        ts = sec + nsec * 1e-9
+                cb(data, addr, ts)
 
         # the private variants: the public ones refuse fds owned by a transport
         loop._remove_reader(fd)  # type: ignore[attr-defined]
         loop._add_reader(fd, read_ready)  # type: ignore[attr-defined]
 
-    def _make_cb(self, orig: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+    def _make_cb(self, orig: Callable[[bytes, Any], None]) -> Callable[[bytes, Any, float | None], None]:
         streams = self.streams
         pt_kind = self._pt_kind
         probe = self.probe
         mod = self.sample_mod
-        perf = time.perf_counter
+        win = self.window
+        now = time.time
 
-        def cb(data: bytes, addr: Any) -> None:
+        def cb(data: bytes, addr: Any, ts: float | None) -> None:
             b0 = data[0]
             if 127 < b0 < 192 and len(data) >= 12:
                 b1 = data[1]
                 if 192 <= b1 <= 223:
                     self.rtcp += 1
                     return  # drop SRTCP (sender reports) as well: lean
-                t = perf()
+                t = ts if ts is not None else now()
                 self.rtp += 1
                 seq = (data[2] << 8) | data[3]
                 ssrc = int.from_bytes(data[8:12], "big")
                 st = streams.get(ssrc)
+                late = False
                 if st is None:
                     st = streams[ssrc] = StreamStat(pt_kind.get(b1 & 0x7F, "?"))
                     st.last_seq = seq
+                    ext = 0
                 else:
                     d = (seq - st.last_seq) & 0xFFFF
                     if 0 < d < 0x8000:
                         st.ext_max += d
                         st.last_seq = seq
+                        ext = st.ext_max
                     else:
                         st.late += 1
+                        late = True
+                        ext = st.ext_max - ((st.last_seq - seq) & 0xFFFF)
                 st.count += 1
-                st.bytes += len(data)
-                if probe is not None and probe.active and seq % mod == 0:
-                    try:
-                        plain = self._srtp.unprotect(data)
-                    except Exception:
-                        self.decrypt_errors += 1
-                        return
-                    payload = rtp_payload(plain)
-                    if payload:
-                        probe.match(payload, t)
+                if win.t0 <= t < win.t1:
+                    st.w_count += 1
+                    if ext < st.w_min:
+                        st.w_min = ext
+                    if ext > st.w_max:
+                        st.w_max = ext
+                    if late:
+                        st.w_late += 1
+                    if probe is not None and seq % mod == 0:
+                        try:
+                            plain = self._srtp.unprotect(data)
+                        except Exception:
+                            self.decrypt_errors += 1
+                            return
+                        payload = rtp_payload(plain)
+                        if payload:
+                            probe.match(payload, t)
                 return
             orig(data, addr)
 
         return cb
 
-    def snapshot(self) -> SubSnapshot:
+    def window_stats(self) -> dict[str, Any]:
+        """What arrived (kernel time) inside the window."""
         by_kind: dict[str, int] = {}
+        rtp = expected = lost = late = 0
         for st in self.streams.values():
-            by_kind[st.kind] = by_kind.get(st.kind, 0) + st.count
-        return SubSnapshot(
-            rtp=self.rtp,
-            by_kind=by_kind,
-            expected={s: st.ext_max for s, st in self.streams.items()},
-            received={s: st.count for s, st in self.streams.items()},
-            late=sum(st.late for st in self.streams.values()),
-        )
+            if st.w_count == 0:
+                continue
+            by_kind[st.kind] = by_kind.get(st.kind, 0) + st.w_count
+            rtp += st.w_count
+            exp = st.w_max - st.w_min + 1
+            expected += exp
+            lost += max(0, exp - st.w_count)
+            late += st.w_late
+        return {"rtp": rtp, "by_kind": by_kind, "expected": expected, "lost": lost, "late": late}
 
     async def close(self) -> None:
         await self.pc.close()
-
-
-def window_delta(a: SubSnapshot, b: SubSnapshot) -> dict[str, Any]:
-    """Per-subscriber figures between two snapshots."""
-    got = b.rtp - a.rtp
-    by_kind = {k: b.by_kind.get(k, 0) - a.by_kind.get(k, 0) for k in b.by_kind}
-    lost = 0
-    expected = 0
-    for ssrc, e1 in b.expected.items():
-        if by_kind and ssrc not in a.expected:
-            # stream appeared during the window: count from its first packet
-            e0, r0 = -1, 0
-        else:
-            e0, r0 = a.expected.get(ssrc, 0), a.received.get(ssrc, 0)
-        exp = e1 - e0
-        rec = b.received[ssrc] - r0
-        expected += exp
-        lost += max(0, exp - rec)
-    return {"rtp": got, "by_kind": by_kind, "expected": expected, "lost": lost, "late": b.late - a.late}
 
 
 # --------------------------------------------------------------------------
@@ -590,9 +628,10 @@ async def _publisher_process(host_addr: str, bitrate: int, max_seconds: float) -
                     await pubs[cmd["name"]].accept(cmd["sdp"])
                 elif op == "counters":
                     reply["counters"] = {n: [p.sent_rtp, p.sent_bytes, p.sent_frames, p.kf_requests, p.kf_forced] for n, p in pubs.items()}
-                    reply["t"] = time.perf_counter()
+                    reply["t"] = time.time()
                 elif op == "sends":
-                    reply["sent"] = [[k, t] for k, t in log.between(cmd["t0"], cmd["t1"]).items()]
+                    reply["sent"] = [[k, t] for k, t in log.between(cmd["t0"] - 5.0, cmd["t1"]).items()]
+                    reply["count"] = log.count_between(cmd["t0"], cmd["t1"])
                     reply["ambiguous"] = log.ambiguous
                 elif op == "stop":
                     out.write(json.dumps(reply) + "\n")
@@ -662,13 +701,14 @@ class RemotePublishers:
         await self._call("accept", name=name, sdp=sdp, timeout=30)
 
     async def counters(self) -> tuple[dict[str, list[int]], float]:
-        """Per-publisher counters and the publisher process's perf_counter when read."""
+        """Per-publisher counters and the publisher process's clock when read."""
         r = await self._call("counters")
         return r["counters"], float(r["t"])
 
-    async def sends(self, t0: float, t1: float) -> tuple[dict[int, float], int]:
+    async def sends(self, t0: float, t1: float) -> tuple[dict[int, float], int, int]:
+        """Send log around [t0, t1), ambiguous payloads, RTP packets sent in [t0, t1)."""
         r = await self._call("sends", t0=t0, t1=t1, timeout=30)
-        return {int(k): float(t) for k, t in r["sent"]}, int(r["ambiguous"])
+        return {int(k): float(t) for k, t in r["sent"]}, int(r["ambiguous"]), int(r["count"])
 
     async def stop(self) -> None:
         if self.proc is None:

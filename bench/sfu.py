@@ -161,7 +161,9 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         # subscribers (bounded concurrency)
         mod = 1 if n <= 2 else (8 if n <= 10 else 64)
         res["latency_sample_mod"] = mod
-        subs = [loadgen.LeanSubscriber(f"sub{i:03d}", probe=probe, sample_mod=mod, drain=not args.no_drain) for i in range(n)]
+        window = loadgen.Window()
+        subs = [loadgen.LeanSubscriber(f"sub{i:03d}", window, probe=probe, sample_mod=mod, drain=not args.no_drain)
+                for i in range(n)]
         sem = asyncio.Semaphore(args.join_concurrency)
 
         async def add(s: loadgen.LeanSubscriber) -> None:
@@ -178,12 +180,12 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         ok_sock, sock_info = check_sockets(server.pid)
         res["sockets_loopback_only"] = ok_sock
         res["sockets"] = sock_info if not ok_sock else len(sock_info)
+        res["socket_local_ips"] = sorted({x.split(":")[1] for x in sock_info if x.count(":") >= 2})
         # ---- measurement window ----
         import psutil
 
         psutil.cpu_percent(None)
         udp0 = netns.udp_counters()
-        snaps0 = [s.snapshot() for s in subs]
         pc0, tp0 = await pubs.counters()
         pub_cpu0 = tree_cpu(pubs.pid)
         self0 = psutil.Process().cpu_times()
@@ -191,22 +193,25 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         sub_pids = [os.getpid()]
         srv_sock0 = netns.socket_totals(srv_pids)
         sub_sock0 = netns.socket_totals(sub_pids)
-        u0, s0 = tree_cpu_split(server.pid)
         probe.reset_window()
-        t0 = time.perf_counter()
-        probe.active = True
+        # server CPU and the window bounds are read back to back; packets are
+        # attributed to the window by their kernel arrival time
+        u0, s0 = tree_cpu_split(server.pid)
+        t0 = window.t0 = time.time()
         await asyncio.sleep(args.seconds)
-        probe.active = False
-        t1 = time.perf_counter()
+        t1 = window.t1 = time.time()
         u1, s1 = tree_cpu_split(server.pid)
         self1 = psutil.Process().cpu_times()
         srv_sock1 = netns.socket_totals(srv_pids)
         sub_sock1 = netns.socket_totals(sub_pids)
-        snaps1 = [s.snapshot() for s in subs]
+        # drain: let the subscribers read what the kernel already queued for them
+        t_drain = time.monotonic()
+        while netns.socket_totals(sub_pids)["rx_queue"] > 0 and time.monotonic() - t_drain < 5:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        res["drain_s"] = round(time.monotonic() - t_drain, 2)
         pc1, tp1 = await pubs.counters()
         pub_cpu1 = tree_cpu(pubs.pid)
-        pub_sent0 = sum(v[0] for v in pc0.values())
-        pub_sent1 = sum(v[0] for v in pc1.values())
         # publisher rates over the publisher's own read times (the IPC round
         # trip may be late on a busy machine)
         pdt = tp1 - tp0
@@ -217,14 +222,14 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
                 "kf_req_total": pc1[k][3], "kf_forced_total": pc1[k][4], "kf_forced_in_window": pc1[k][4] - pc0[k][4]}
             for k in pc1
         }
-        sent_log, ambiguous = await pubs.sends(t0 - 5.0, t1)
+        sent_log, ambiguous, sent_in_window = await pubs.sends(t0, t1)
         lat_samples, lat_unmatched = probe.resolve(sent_log)
         udp1 = netns.udp_counters()
         sys_busy = psutil.cpu_percent(None)
         # ---- figures ----
         dt = t1 - t0
         cpu = (u1 - u0) + (s1 - s0)
-        per_sub = [loadgen.window_delta(a, b) for a, b in zip(snaps0, snaps1)]
+        per_sub = [s.window_stats() for s in subs]
         pkts = sum(d["rtp"] for d in per_sub)
         expected = sum(d["expected"] for d in per_sub)
         lost = sum(d["lost"] for d in per_sub)
@@ -233,7 +238,9 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         for d in per_sub:
             for k, v in d["by_kind"].items():
                 kinds[k] = kinds.get(k, 0) + v
-        pub_pps = (pub_sent1 - pub_sent0) / pdt
+        # RTP packets the publishers sent inside the window (their send log;
+        # the rate from counters is the fallback)
+        pub_pps = sent_in_window / dt if sent_in_window else sum(v["pps"] for v in pub_rates.values())
         starved = sum(1 for d in per_sub if d["rtp"] == 0)
         res.update(
             ok=True,
@@ -263,7 +270,8 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             lat_max_ms=max(lat_samples) * 1e3 if lat_samples else None,
             publisher_cpu_share=(pub_cpu1 - pub_cpu0) / dt,
             decrypt_errors=sum(s.decrypt_errors for s in subs),
-            sub0_streams={f"{ssrc:08x}": {"kind": st.kind, "count": st.count, "ext_max": st.ext_max, "late": st.late}
+            kernel_timestamps=all(s.kernel_ts for s in subs),
+            sub0_streams={f"{ssrc:08x}": {"kind": st.kind, "w_count": st.w_count, "w_span": st.w_max - st.w_min + 1, "w_late": st.w_late}
                           for ssrc, st in subs[0].streams.items()} if subs else {},
             per_sub_lost=[d["lost"] for d in per_sub][:120],
             udp_rcvbuf_errors=udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
@@ -274,6 +282,7 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             sub_sock_drops=netns.drops_delta(sub_sock0, sub_sock1),
             sub_rxq_start=sub_sock0["rx_queue"],
             sub_rxq_end=sub_sock1["rx_queue"],
+            pub_sent_in_window=sent_in_window,
             loadgen_cpu_share=((self1.user - self0.user) + (self1.system - self0.system)) / dt,
             system_busy_pct=sys_busy,
         )
@@ -299,6 +308,7 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         if kind == "plenary" and hasattr(server, "fetch_stats"):
             await server.fetch_stats()
             res["server_info"] = server.extra_stats()
+        res["server_log_tail"] = server.log_tail()[-1500:]
     except Exception as exc:
         res["error"] = f"{type(exc).__name__}: {exc}"
         res["traceback"] = traceback.format_exc()
@@ -539,7 +549,7 @@ def main() -> None:
         print_table(results)
     print_ratios(results_med)
     print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
-          "lat = publisher send hook -> subscriber socket (same clock, payload-hash match);\n"
+          "lat = publisher send hook -> kernel arrival at the subscriber socket (SO_TIMESTAMPNS; payload-hash match);\n"
           "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window;\n"
           "drops s/c = datagrams dropped at server / subscriber sockets in the window; ok = subscribers kept up (see *).")
     if args.json:
