@@ -13,8 +13,11 @@
  *     id: "voting",                       // unique; used in the DOM as data-feature
  *     order: 30,                          // optional: lower = earlier panels/stage items (default 100)
  *     strings: { "zh-CN": { title: "满意度测评" }, en: { title: "Satisfaction vote" } },
- *     mount(ctx) { … },                   // once, after the first state:sync (may be async)
- *     sync(ctx, state) { … },             // optional: after every later state:sync (gap, reconnect)
+ *     mount(ctx) { … },                   // once, after the first state:sync (may be async; register
+ *                                         // your ctx.on handlers in its synchronous part: broadcasts
+ *                                         // that came while modules loaded are replayed right after it)
+ *     sync(ctx, state) { … },             // optional: after every later state:sync (gap, reconnect),
+ *                                         // not before your mount() has resolved
  *     onLanguage(ctx, lang) { … },        // optional: after the 中文/English switch
  *   };
  *

@@ -36,12 +36,16 @@ export class FeatureHost {
     this.token = token;
     this.currentState = state;
     this.participant = participant;
-    this.mounted = []; // [{feature, ctx}]
     this.handlers = new Map(); // event -> Set of {featureId, fn}
-    // Broadcasts that arrive between the first state:sync and the end of
-    // mounting are held and replayed, so no module misses one.
-    this.ready = false;
-    this.backlog = [];
+    // One record per module: {feature, ctx, mounted, resynced}.
+    this.modules = [];
+    // Broadcasts between the first state:sync and the start of mounting (while
+    // the modules are still being imported): replayed to each module right
+    // after the synchronous part of its mount(), where it registers its
+    // handlers. From then on broadcasts reach handlers as they come, even
+    // while an async mount is still waiting for something (a camera, an ack).
+    this.started = false;
+    this.early = [];
   }
 
   contextFor(feature) {
@@ -101,13 +105,19 @@ export class FeatureHost {
   }
 
   dispatch(event, data) {
-    if (!this.ready) {
-      this.backlog.push([event, data]);
+    if (!this.started) {
+      this.early.push([event, data]);
       return;
     }
-    for (const { featureId, fn } of [...(this.handlers.get(event) || [])]) {
+    for (const record of this.modules) this.deliver(record, event, data);
+  }
+
+  deliver(record, event, data) {
+    const featureId = record.feature.id;
+    for (const entry of [...(this.handlers.get(event) || [])]) {
+      if (entry.featureId !== featureId) continue;
       try {
-        const result = fn(data);
+        const result = entry.fn(data);
         if (result && typeof result.catch === "function") {
           result.catch((err) => console.error(`feature ${featureId} failed on ${event}`, err));
         }
@@ -117,45 +127,66 @@ export class FeatureHost {
     }
   }
 
+  /** Mount every module (in parallel); resolves to the ids of those that failed. */
   async mountAll(features) {
+    this.started = true;
+    const early = this.early;
+    this.early = [];
+    this.modules = features.map((feature) => ({
+      feature,
+      ctx: this.contextFor(feature),
+      mounted: false,
+      resynced: false,
+    }));
     const failed = [];
-    await Promise.all(
-      features.map(async (feature) => {
-        const ctx = this.contextFor(feature);
-        try {
-          await feature.mount(ctx);
-          this.mounted.push({ feature, ctx });
-        } catch (err) {
-          console.error(`feature ${feature.id} failed to mount`, err);
-          failed.push(feature.id);
-        }
-      }),
-    );
-    this.ready = true;
-    const held = this.backlog;
-    this.backlog = [];
-    for (const [event, data] of held) this.dispatch(event, data);
+    await Promise.all(this.modules.map((record) => this.mountOne(record, early, failed)));
     return failed;
+  }
+
+  async mountOne(record, early, failed) {
+    const { feature, ctx } = record;
+    try {
+      const mounting = feature.mount(ctx); // its synchronous part registers the handlers
+      for (const [event, data] of early) this.deliver(record, event, data);
+      await mounting;
+    } catch (err) {
+      console.error(`feature ${feature.id} failed to mount`, err);
+      failed.push(feature.id);
+      this.modules = this.modules.filter((r) => r !== record);
+      for (const entries of this.handlers.values()) {
+        for (const entry of [...entries]) if (entry.featureId === feature.id) entries.delete(entry);
+      }
+      return;
+    }
+    record.mounted = true;
+    if (record.resynced) this.callSync(record, this.currentState());
   }
 
   /** After every re-sync: modules with a `sync(ctx, state)` hook catch up. */
   sync(state) {
-    // Held broadcasts are older than this state, which modules read on mount.
-    if (!this.ready) this.backlog = [];
-    for (const { feature, ctx } of this.mounted) {
-      if (typeof feature.sync !== "function") continue;
-      try {
-        const result = feature.sync(ctx, state);
-        if (result && typeof result.catch === "function") result.catch((err) => console.error(err));
-      } catch (err) {
-        console.error(`feature ${feature.id} failed to sync`, err);
-      }
+    // Not mounting yet: modules will read this newer state on mount, so the
+    // broadcasts held so far are stale.
+    if (!this.started) this.early = [];
+    for (const record of this.modules) {
+      if (record.mounted) this.callSync(record, state);
+      else record.resynced = true; // called once its mount resolves
+    }
+  }
+
+  callSync(record, state) {
+    const { feature, ctx } = record;
+    if (typeof feature.sync !== "function") return;
+    try {
+      const result = feature.sync(ctx, state);
+      if (result && typeof result.catch === "function") result.catch((err) => console.error(err));
+    } catch (err) {
+      console.error(`feature ${feature.id} failed to sync`, err);
     }
   }
 
   /** After a language switch: `[data-t]` labels in the feature's places, then its `onLanguage` hook. */
   relabel(lang) {
-    for (const { feature, ctx } of this.mounted) {
+    for (const { feature, ctx } of this.modules) {
       for (const root of document.querySelectorAll(`[data-feature="${CSS.escape(feature.id)}"]`)) {
         relabel(root, ctx.t);
         const heading = root.querySelector(":scope > .panel-title[data-t]");
