@@ -207,7 +207,8 @@ async def _worker(assignments: list[tuple[str, str]], conn, lean: bool) -> None:
         async with gate:
             await follower.connect(http)
 
-    async with aiohttp.ClientSession() as http:
+    # limit=0: one session holds every follower's WebSocket (the default caps it at 100).
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         try:
             await asyncio.gather(*(connect(f, http) for f in followers))
             conn.send(("connected", len(followers)))
