@@ -95,5 +95,6 @@ async def test_member_page_follows_the_presenter(sqlite_hub, browser):
     lp = await _open(browser, hub, late["token"])
     await _shows(lp, did, 4)
     await mp.screenshot(path="/tmp/docs-member.png", full_page=True)  # for a human look, not asserted
+    await cp.screenshot(path="/tmp/docs-chair.png", full_page=True)
     for page in (cp, mp, lp):
         await page.context.close()
