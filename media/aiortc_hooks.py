@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import time
+
 import aioice.ice
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
@@ -24,8 +26,8 @@ RtcpHandler = Callable[[bytes], Awaitable[None]]
 SendFn = Callable[[bytes], None]
 
 # Names this module depends on, checked by the hook test.
-REQUIRED_DTLS_ATTRS = ("_handle_rtp_data", "_handle_rtcp_data", "_tx_srtp", "_send_rtp", "_transport")
-REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated",)
+REQUIRED_DTLS_ATTRS = ("_handle_rtp_data", "_handle_rtcp_data", "_tx_srtp", "_rx_srtp", "_send_rtp", "_transport")
+REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated", "data_received")
 REQUIRED_SENDER_ATTRS = ("_ssrc", "_rtx_ssrc", "_stream_id", "_send_rtcp")
 REQUIRED_TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 REQUIRED_SRTP_SESSION_ATTRS = ("_srtp", "_cdata", "_buffer")
@@ -111,6 +113,44 @@ def fast_protect(session: pylibsrtp.Session) -> ProtectFn | None:
         return view[: len_p[0]]
 
     return protect
+
+
+def monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+def install_fast_receive(
+    dtls: RTCDtlsTransport, on_rtp: Callable[[bytes, int], None], on_rtcp: Callable[[bytes], None]
+) -> None:
+    """Decrypt and handle SRTP/SRTCP right in aioice's datagram callback.
+
+    aiortc queues every datagram (asyncio.Queue), wakes the DTLS task in a
+    later loop iteration and only then decrypts: on these machines that hop
+    costs more than everything the SFU does per packet.  DTLS and anything
+    before the SRTP keys exist still take aiortc's path.  `on_rtp(data,
+    arrival_ms)` / `on_rtcp(data)` must not raise (they run inside asyncio's
+    datagram callback) and arrival_ms is time.monotonic() in ms."""
+    connection = dtls._transport._connection
+    original = connection.data_received
+    if getattr(original, "plenary_fast", False):
+        return
+
+    def data_received(data: bytes, component: int) -> None:
+        if len(data) > 1 and 127 < data[0] < 192:
+            srtp = dtls._rx_srtp
+            if srtp is not None:
+                try:
+                    if 192 <= data[1] <= 208:  # RTCP packet types (RFC 5761 demux)
+                        on_rtcp(srtp.unprotect_rtcp(data))
+                    else:
+                        on_rtp(srtp.unprotect(data), int(time.monotonic() * 1000))
+                except pylibsrtp.Error:
+                    pass  # replayed or forged: drop, as aiortc does
+                return
+        original(data, component)
+
+    data_received.plenary_fast = True  # type: ignore[attr-defined]
+    connection.data_received = data_received
 
 
 def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:

@@ -67,6 +67,7 @@ class Transport:
         # remembered so each of their packets is not parsed again.
         self._unknown_ssrcs: set[int] = set()
         self.malformed = 0
+        self.slow_path_packets = 0  # RTP that came the aiortc way (should stay 0)
         # recv role: which consumer an RTCP media SSRC addresses
         self.consumers_by_ssrc: dict[int, Consumer] = {}
         self.pc.on("connectionstatechange", self._on_state)
@@ -83,10 +84,11 @@ class Transport:
             if id(dtls) in self._hooked:
                 continue
             self._hooked.add(id(dtls))
-            if self.role == "send":
-                hooks.install_rtp_handler(dtls, self._on_rtp_publisher)
-            else:
-                hooks.install_rtp_handler(dtls, self._on_rtp_ignored)
+            rtp_in = self.rtp_in if self.role == "send" else self._rtp_ignored
+            # Fast path: packets handled in the socket callback.  The
+            # aiortc-level hooks stay as a backstop for anything queued.
+            hooks.install_fast_receive(dtls, rtp_in, self.rtcp_in)
+            hooks.install_rtp_handler(dtls, self._on_rtp_publisher if self.role == "send" else self._on_rtp_ignored)
             hooks.install_rtcp_handler(dtls, self._on_rtcp)
         for t in self.pc.getTransceivers():
             self.rtcp_ssrc = hooks.sender_ssrcs(t.sender)[0]
@@ -107,6 +109,12 @@ class Transport:
 
     # -- publisher side: the hot entry point -------------------------------------
     async def _on_rtp_publisher(self, data: bytes, arrival_time_ms: int) -> None:
+        # aiortc's wall-clock arrival time is not the SFU's monotonic one.
+        self.slow_path_packets += 1
+        self.rtp_in(data, hooks.monotonic_ms())
+
+    def rtp_in(self, data: bytes, arrival_time_ms: int) -> None:
+        """One decrypted RTP packet from the publisher (never raises)."""
         if len(data) < 12:
             return
         ssrc = _SSRC.unpack_from(data, 8)[0]
@@ -121,9 +129,9 @@ class Transport:
                 return
             if ssrc not in self._unknown_ssrcs:
                 self._learn_ssrc(ssrc, data, arrival_time_ms)
-        except (IndexError, ValueError, struct.error):
-            # A malformed packet must not unwind into aiortc's receive loop
-            # (that would close the publisher's transport).
+        except Exception:
+            # Runs inside the socket callback (or aiortc's receive loop, which
+            # an exception would close): a malformed packet is only counted.
             self.malformed += 1
 
     def _learn_ssrc(self, ssrc: int, data: bytes, arrival_time_ms: int) -> None:
@@ -152,8 +160,22 @@ class Transport:
     async def _on_rtp_ignored(self, data: bytes, arrival_time_ms: int) -> None:
         return None  # subscribers do not send media on the receive transport
 
+    def _rtp_ignored(self, data: bytes, arrival_time_ms: int) -> None:
+        return None
+
     # -- RTCP from either side ------------------------------------------------------
     async def _on_rtcp(self, data: bytes) -> None:
+        self.rtcp_in(data)
+
+    def rtcp_in(self, data: bytes) -> None:
+        """One decrypted RTCP compound packet (never raises)."""
+        try:
+            self._handle_rtcp(data)
+        except Exception:  # runs inside the socket callback: contain everything
+            self.malformed += 1
+            logger.debug("bad RTCP from %s", self.participant_id, exc_info=True)
+
+    def _handle_rtcp(self, data: bytes) -> None:
         now = time.monotonic()
         for packet in rtcp.parse(data):
             if self.role == "send":

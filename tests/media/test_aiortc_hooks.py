@@ -49,6 +49,12 @@ async def test_private_names_exist() -> None:
         assert hooks.transceiver_codecs(t) and isinstance(hooks.transceiver_header_extensions(t), list)
         assert hooks.pc_dtls_transport(pc) is dtls
         assert hooks.make_sender(dtls) is None  # not connected
+        connection = dtls.transport._connection
+        hooks.install_fast_receive(dtls, lambda data, ms: None, lambda data: None)
+        assert connection.data_received.plenary_fast
+        # Non-SRTP datagrams (DTLS, before keys) still reach aiortc's queue.
+        connection.data_received(b"\x16\xfe\xfd", 1)
+        assert connection._queue.qsize() == 1
         assert hooks.parse_sdp(pc.localDescription.sdp).media
     finally:
         await pc.close()

@@ -37,6 +37,9 @@ async def test_publish_and_subscribers_decode(service: MediaService, codec: str)
         stats = service.stats()
         assert stats["consumers"] == 4 and stats["producers"] == 2
         assert stats["packets_forwarded"] > stats["packets_received"]  # fanned out, not re-encoded
+        # Packets were handled in the socket callback, not via aiortc's queue.
+        send_transport = service._peers[("m1", "alice")].send
+        assert send_transport.slow_path_packets == 0 and send_transport.malformed == 0
         # Each subscriber got only the publisher's tracks, by mid.
         for sub in subs:
             mapping = service.consumers("m1", sub.pid)
