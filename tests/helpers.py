@@ -101,7 +101,10 @@ def free_port() -> int:
 class ServeProcess:
     """A real `plenary serve` child process, for multi-process hub tests."""
 
-    def __init__(self, *, data_dir, secret: str, db_url: str | None = None, redis_url: str | None = None) -> None:
+    def __init__(
+        self, *, data_dir, secret: str, db_url: str | None = None, redis_url: str | None = None, env: dict | None = None
+    ) -> None:
+        self.extra_env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -121,7 +124,7 @@ class ServeProcess:
             args += ["--db", self.db_url]
         if self.redis_url:
             args += ["--redis", self.redis_url]
-        env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1"}
+        env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1", **self.extra_env}
         self.log = open(f"{self.data_dir}.log", "wb")
         self.proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + timeout

@@ -11,7 +11,10 @@ pytestmark = pytest.mark.multiprocess
 
 async def test_clients_on_two_processes_see_each_other(tmp_path, pg_url, redis_url):
     nodes = [
-        ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url) for i in (1, 2)
+        # A short node timeout so the test can watch a node's death in seconds.
+        ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url,
+                     env={"PLENARY_NODE_TIMEOUT_S": "4"})
+        for i in (1, 2)
     ]
     opened: list[EventClient] = []
     try:
@@ -45,7 +48,7 @@ async def test_clients_on_two_processes_see_each_other(tmp_path, pg_url, redis_u
         last = deputy.received["roster"][-1]["seq"]
         await nodes[0].stop(kill=True)
         gone = await deputy.wait_for(
-            "roster", lambda r: r["seq"] > last and online(r)[people[0]["id"]] is False, timeout=40
+            "roster", lambda r: r["seq"] > last and online(r)[people[0]["id"]] is False, timeout=20
         )
         assert online(gone)[people[1]["id"]] is True
     finally:
