@@ -55,6 +55,15 @@ async def test_upload_on_one_process_pages_and_turns_on_the_other(tmp_path, pg_u
             assert (await chair.call("doc:present", {"document_id": doc["id"], "page": 3}))["ok"]
             turned = await member.wait_for("doc:page", lambda d: d["seq"] > shared["seq"])
             assert (turned["document_id"], turned["page"]) == (doc["id"], 3)
+            # A paper for members only reaches them across processes too (sent to their own rooms).
+            form = aiohttp.FormData()
+            form.add_field("file", make_pdf(1), filename="委员阅.pdf", content_type="application/pdf")
+            form.add_field("roles", "member")
+            async with http.post(f"{nodes[0].url}/api/meetings/{mid}/documents", data=form, headers=chair_auth) as resp:
+                assert resp.status == 201
+                restricted = await resp.json()
+            got = await member.wait_for("doc:shared", lambda d: d["document"]["id"] == restricted["id"])
+            assert got["seq"] > turned["seq"]
             late = await EventClient(nodes[1].url, people["member"]["token"]).connect()
             opened.append(late)
             assert (await late.call("state:sync"))["document"]["page"] == 3
