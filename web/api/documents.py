@@ -21,7 +21,15 @@ Contract:
   times larger and ~20x slower to encode. Answers carry an ETag (304 on
   If-None-Match), `Cache-Control: private, max-age=86400` and
   `Vary: Authorization` (the image is the viewer's own). The token may also
-  come as `?token=` for a plain `<img src>`.
+  come as `?token=` for a plain `<img src>`. Refusals: 403 `forbidden` (not
+  shared with the caller), 404 `not_found` (no such paper or page), 400
+  `invalid` (n not a positive integer), 401 (token of another meeting).
+
+Storage: the PDF is kept content-addressed in the data dir
+(`documents/<sha256>.pdf`, pages under `documents/<sha256>/pages/`) and its
+bytes once in the database, so a process without that data dir renders too.
+Pages render in the background after the upload (the answer does not wait),
+and on demand when asked for first.
 
 Extensions:
 - `GET /api/meetings/{mid}/documents` (any participant; admin) → `[{id, title,
