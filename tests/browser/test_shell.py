@@ -256,7 +256,8 @@ export default {
     const stage = ctx.stage();
     stage.className += " probe-stage";
     stage.textContent = ctx.meeting.title;
-    window.probe = { syncs: 0, lang: null, state: ctx.state.seq };
+    window.probe = { syncs: 0, lang: null, state: ctx.state.seq, seen: [] };
+    ctx.on("test:ping", (data) => { window.probe.seen.push(data); });
     ctx.call("no:such-event", {}).then((ack) => { window.probe.refused = ack; });
     ctx.api("/api/meetings/" + ctx.meeting.id).then(r => r.json()).then(b => { window.probe.api = b.title; });
   },
@@ -286,6 +287,18 @@ async def test_feature_modules_get_the_documented_context(sqlite_hub, browser, c
     chair = await sqlite_hub.connect(m["chair"]["token"])
     clients.append(chair)
     await expect(panel.locator(".seen")).to_have_text("roster:2")
+
+    # Ordering as the page sees it (server-sent test broadcasts on the meeting's room):
+    # a broadcast older than what the page holds is dropped; unsequenced ones pass.
+    last = await page.evaluate("window.plenaryShell.connection.lastSeq")
+    room = {"room": f"m:{m['mid']}", "namespace": "/meeting"}
+    await sqlite_hub.hub.sio.emit("test:ping", {"seq": last, "n": "stale"}, **room)
+    await sqlite_hub.hub.sio.emit("test:ping", {"n": "unsequenced"}, **room)
+    logged = await sqlite_hub.hub.record(m["mid"], "test:ping", {"n": "next"}, broadcast="test:ping")
+    assert logged.seq == last + 1
+    await page.wait_for_function("window.probe.seen.some((d) => d.n === 'next')")
+    assert [d["n"] for d in await page.evaluate("window.probe.seen")] == ["unsequenced", "next"]
+    assert await page.evaluate("window.probe.syncs") == 0  # no gap, no re-sync
 
     # The language switch relabels the panel heading, data-t labels, and calls onLanguage.
     await page.get_by_role("button", name="English").click()
