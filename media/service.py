@@ -11,9 +11,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from aiortc import RTCRtpSender, RTCSessionDescription
+from aiortc import RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
@@ -25,6 +25,9 @@ from .producer import Producer
 from .router import Router
 from .rtp_parse import NEUTRAL_EXT_ID_ONE_BYTE
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from aiortc.sdp import MediaDescription, SessionDescription
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +214,12 @@ class MediaService:
             await self._tracks_changed(meeting_id)
         return answer
 
-    def _sync_producers(self, peer: Peer, description: object, sources: dict[str, str]) -> bool:
+    def _sync_producers(self, peer: Peer, description: SessionDescription, sources: dict[str, str]) -> bool:
         """Make the peer's producers match the offer just applied."""
         assert peer.send is not None
         transport = peer.send
         router = self._router_for(peer.meeting_id)
-        by_mid = {m.rtp.muxId: m for m in description.media if m.kind in ("audio", "video")}  # type: ignore[attr-defined]
+        by_mid = {m.rtp.muxId: m for m in description.media if m.kind in ("audio", "video")}
         changed = False
         seen: set[str] = set()
         for t in transport.pc.getTransceivers():
@@ -235,7 +238,8 @@ class MediaService:
             if existing is not None:
                 source = sources.get(t.mid, existing.source)
                 if existing.ssrc != ssrc and ssrc is not None:  # track replaced upstream
-                    transport.producers_by_ssrc.pop(existing.ssrc, None)  # type: ignore[arg-type]
+                    if existing.ssrc is not None:
+                        transport.producers_by_ssrc.pop(existing.ssrc, None)
                     existing.ssrc = ssrc
                     transport.producers_by_ssrc[ssrc] = existing
                 if source != existing.source:
@@ -262,15 +266,15 @@ class MediaService:
         return changed
 
     @staticmethod
-    def _offered_ssrcs(m: object) -> tuple[int | None, int | None]:
-        for group in getattr(m, "ssrc_group", []):
+    def _offered_ssrcs(m: MediaDescription) -> tuple[int | None, int | None]:
+        for group in m.ssrc_group:
             if group.semantic == "FID" and len(group.items) >= 2:
                 return int(group.items[0]), int(group.items[1])
-        ssrcs = getattr(m, "ssrc", [])
+        ssrcs = m.ssrc
         return (ssrcs[0].ssrc if ssrcs else None), None
 
-    def _make_producer(self, peer: Peer, t: object, source: str) -> Producer | None:
-        codecs = hooks.transceiver_codecs(t)  # type: ignore[arg-type]
+    def _make_producer(self, peer: Peer, t: RTCRtpTransceiver, source: str) -> Producer | None:
+        codecs = hooks.transceiver_codecs(t)
         primary, rtx_pt = _primary_codec(codecs)
         if primary is None:
             return None
@@ -279,7 +283,7 @@ class MediaService:
         remap = bytearray([NEUTRAL_EXT_ID_ONE_BYTE] * 16)
         remap[0], remap[15] = 0, 15
         assert peer.send is not None
-        for ext in hooks.transceiver_header_extensions(t):  # type: ignore[arg-type]
+        for ext in hooks.transceiver_header_extensions(t):
             if 0 < ext.id < 15:
                 remap[ext.id] = CANONICAL_EXT_IDS.get(ext.uri, NEUTRAL_EXT_ID_ONE_BYTE)
             if ext.uri == MID_EXT_URI:
@@ -287,9 +291,9 @@ class MediaService:
         return Producer(
             id=uuid.uuid4().hex[:16],
             participant_id=peer.participant_id,
-            kind=t.kind,  # type: ignore[attr-defined]
+            kind=t.kind,
             source=source,
-            mid=t.mid,  # type: ignore[attr-defined]
+            mid=t.mid or "",
             mime_type=primary.mimeType,
             clock_rate=primary.clockRate,
             payload_type=primary.payloadType,
@@ -394,7 +398,7 @@ class MediaService:
             if consumer.producer.id not in desired or consumer.producer.closed:
                 self._release_consumer(peer, consumer)
         have = {c.producer.id for c in peer.consumers.values()}
-        added: list[tuple[object, Consumer | None, Producer]] = []
+        added: list[tuple[RTCRtpTransceiver, Consumer | None, Producer]] = []
         for producer in desired.values():
             if producer.id in have:
                 continue
@@ -417,16 +421,16 @@ class MediaService:
             if producer.closed or peer.gone:
                 # Closed while we awaited the offer: keep the m-line free and
                 # offer again once this round is answered.
-                t.direction = "inactive"  # type: ignore[attr-defined]
-                peer.free[t.mid] = (t, previous)  # type: ignore[attr-defined]
+                t.direction = "inactive"
+                peer.free[t.mid or ""] = (t, previous)
                 peer.dirty = True
                 continue
-            ssrc, rtx_ssrc = hooks.sender_ssrcs(t.sender)  # type: ignore[attr-defined]
+            ssrc, rtx_ssrc = hooks.sender_ssrcs(t.sender)
             consumer = Consumer(
                 id=uuid.uuid4().hex[:16],
                 producer=producer,
                 participant_id=peer.participant_id,
-                mid=t.mid,  # type: ignore[attr-defined]
+                mid=t.mid or "",
                 ssrc=ssrc,
                 rtx_ssrc=rtx_ssrc,
                 continue_from=previous,
@@ -634,7 +638,7 @@ class MediaService:
         return checked
 
     @staticmethod
-    def _parse(sdp: str) -> object:
+    def _parse(sdp: str) -> SessionDescription:
         if not isinstance(sdp, str) or "v=0" not in sdp:
             raise MediaError("invalid", "not an SDP")
         try:
