@@ -258,7 +258,8 @@ class Shell {
     $("meeting-title").removeAttribute("data-t");
     document.title = title ? `${title} · Plenary` : "Plenary";
     const status = state.meeting?.status;
-    $("meeting-status").textContent = status ? this.t(`meeting:${status}`) : "";
+    const statusKey = `meeting:${status}`;
+    $("meeting-status").textContent = !status ? "" : this.i18n.has([SHELL_STRINGS], statusKey) ? this.t(statusKey) : status;
     const me = state.me;
     $("me-name").textContent = me?.name || "";
     $("me-role").textContent = me ? this.t(`role:${me.role}`) : "";
