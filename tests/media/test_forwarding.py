@@ -176,6 +176,14 @@ async def test_sender_reports_carry_true_counts(service: MediaService) -> None:
         assert len(seen) == 2, "no SR reached the subscriber for each stream"
         for ssrc, packets_sent in seen.items():
             assert 0 < packets_sent <= consumers[ssrc].packets
+        # And the publisher got receiver reports from the SFU for its streams.
+        reported = set()
+        for sender in pub.pc.getSenders():
+            for stat in (await sender.getStats()).values():
+                if stat.type == "remote-inbound-rtp":
+                    reported.add(sender.track.kind)
+                    assert stat.packetsLost == 0
+        assert reported == {"audio", "video"}
     finally:
         await sub.close()
         await pub.close()

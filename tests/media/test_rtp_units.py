@@ -192,3 +192,38 @@ def test_consumer_sender_report_maps_publisher_clock() -> None:
     # Same instant on the publisher's NTP timeline, in this consumer's RTP clock.
     assert sr.sender_info.ntp_timestamp == ntp + (1 << 31)
     assert sr.sender_info.rtp_timestamp == (5000 + 45000 + c.ts_off) & 0xFFFFFFFF
+
+
+async def test_subscriber_rtcp_is_relayed_or_answered() -> None:
+    """PLI/FIR go to the publisher (throttled), NACKs are answered from the
+    cache, REMB is recorded: the receive transport's RTCP dispatch."""
+    from media import rtcp
+    from media.transport import Transport
+
+    p = _video_producer()
+    upstream: list[bytes] = []
+    p.rtcp_out = upstream.append
+    sent: list[bytes] = []
+    c = _consumer(p, sent)
+    p.receive(rtp(10, 1000, VP8_KEY), 0)
+    p.receive(rtp(11, 4000, VP8_DELTA), 33)
+    transport = Transport(role="recv", participant_id="bob", ice_servers=[], on_connected=lambda t: None, on_gone=lambda t: None)
+    try:
+        transport.consumers_by_ssrc[c.ssrc] = c
+        p._last_pli = -1e9
+        before = p.plis_sent
+        transport.rtcp_in(rtcp.pli(1, c.ssrc))
+        assert p.plis_sent == before + 1 and c.plis_received == 1
+        transport.rtcp_in(rtcp.pli(1, c.ssrc))  # within a second: throttled
+        assert p.plis_sent == before + 1
+        fir = rtcp.RtcpPsfbPacket(fmt=rtcp.RTCP_PSFB_FIR, ssrc=1, media_ssrc=0, fci=c.ssrc.to_bytes(4, "big") + b"\x01\x00\x00\x00")
+        transport.rtcp_in(bytes(fir))
+        assert c.plis_received == 3  # every request counted, relayed at most 1/s
+        first_out = HEADER.unpack_from(sent[0])[2]
+        transport.rtcp_in(rtcp.nack(1, c.ssrc, [first_out]))
+        assert c.retransmissions == 1 and HEADER.unpack_from(sent[-1])[4] == c.rtx_ssrc
+        transport.rtcp_in(rtcp.remb(1, 800_000, [c.ssrc]))
+        assert c.remb_bps == 800_000
+        transport.rtcp_in(b"\x80\xc9\x00\x07garbage")  # malformed: ignored, never raised
+    finally:
+        await transport.close()
