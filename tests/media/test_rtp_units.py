@@ -227,3 +227,28 @@ async def test_subscriber_rtcp_is_relayed_or_answered() -> None:
         transport.rtcp_in(b"\x80\xc9\x00\x07garbage")  # malformed: ignored, never raised
     finally:
         await transport.close()
+
+
+def test_switching_source_continues_the_stream() -> None:
+    """Router.switch_consumer: the subscriber keeps one SSRC and sequence
+    space; the new source starts at its next keyframe."""
+    from media.router import Router
+
+    router = Router("m")
+    a, b = _video_producer(), _video_producer()
+    b.id, b.participant_id, b.ssrc = "p2", "carol", 999
+    sent: list[bytes] = []
+    c = _consumer(a, sent)
+    router.consumers[c.id] = c
+    a.receive(rtp(10, 1000, VP8_KEY), 0)
+    a.receive(rtp(11, 4000, VP8_DELTA), 33)
+    router.switch_consumer(c, b)
+    assert c.producer is b and c in b.consumers and c not in a.consumers
+    a.receive(rtp(12, 7000, VP8_DELTA), 66)  # old source: no longer forwarded
+    b.receive(rtp(500, 123, VP8_DELTA), 70)  # new source mid-GOP: held
+    b.receive(rtp(501, 3123, VP8_KEY), 100)
+    headers = [HEADER.unpack_from(x) for x in sent]
+    assert len(headers) == 3
+    assert [h[4] for h in headers] == [555, 555, 555]
+    assert [(h[2] - headers[0][2]) & 0xFFFF for h in headers] == [0, 1, 2]
+    assert 0 < (headers[2][3] - headers[1][3]) & 0xFFFFFFFF < 90000
