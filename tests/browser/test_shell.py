@@ -227,10 +227,16 @@ async def test_seq_gap_resyncs_and_reconnect_resyncs(sqlite_hub, browser, client
     )
     assert syncs.count == 2
 
-    # The transport drops: socket.io-client reconnects by itself and the shell syncs again.
+    # The network goes away and the transport drops: the page says it is reconnecting...
+    await page.context.set_offline(True)
     await page.evaluate("window.plenaryShell.connection.socket.io.engine.close()")
-    await wait_until(lambda: syncs.count >= 3)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "reconnecting")
+    await expect(page.locator("#notice")).to_contain_text("连接中断，正在重连")
+    # ...and when it is back, socket.io-client reconnects by itself and the shell syncs again.
+    await page.context.set_offline(False)
+    await wait_until(lambda: syncs.count >= 3, timeout=15)
     await expect(page.locator("#conn")).to_have_attribute("data-status", "online")
+    await expect(page.locator("#notice")).to_be_hidden()
     await expect(person(page, m["chair"]["id"])).to_have_attribute("data-online", "true")
     assert page.errors == []
     await page.close()
