@@ -109,6 +109,13 @@ class _PdfiumThread:
             doc.close()
 
     def render(self, path: Path, page_index: int) -> Image.Image:
+        try:
+            return self._render(path, page_index)
+        except pdfium.PdfiumError:
+            # A file that opened but has a damaged page: the upload's fault, not a crash.
+            raise Invalid(f"page {page_index + 1} of this PDF cannot be rendered") from None
+
+    def _render(self, path: Path, page_index: int) -> Image.Image:
         doc = self.document(path)
         page = doc[page_index]
         try:
