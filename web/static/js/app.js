@@ -243,7 +243,7 @@ class Shell {
   onEvent(event, data) {
     if (event === "roster" && this.state && Array.isArray(data?.participants)) {
       this.state.roster = data.participants;
-      this.renderRoster();
+      this.scheduleRosterRender();
     }
     this.features?.dispatch(event, data);
   }
@@ -266,6 +266,15 @@ class Shell {
     $("me-role").className = `role-badge role-${me?.role || "none"}`;
     $("me-site").textContent = me?.site?.name || "";
     $("me").hidden = !me;
+  }
+
+  /** At most one roster redraw per frame: a meeting's start is a storm of joins. */
+  scheduleRosterRender() {
+    if (this.rosterFrame) return;
+    this.rosterFrame = requestAnimationFrame(() => {
+      this.rosterFrame = null;
+      this.renderRoster();
+    });
   }
 
   renderRoster() {
