@@ -76,6 +76,17 @@ async def _worker(conn, people: list[dict]) -> None:
         clients.append(sio)
     conn.send(("ready", len(clients)))
 
+    lags: list[float] = []
+
+    async def watch_loop_lag() -> None:
+        # How late this worker's own loop wakes up: latency it adds to what it measures.
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - before - 0.01)
+
+    watcher = asyncio.create_task(watch_loop_lag())
+
     async def cast(sio, vote_id: str, at: float) -> float:
         await asyncio.sleep(max(0.0, at - time.time()))
         sent = time.perf_counter()
@@ -92,8 +103,9 @@ async def _worker(conn, people: list[dict]) -> None:
         if message[0] == "cast":
             _, vote_id, t0, window = message
             voters = [sio for sio, person in zip(clients, people) if person["voter"]]
+            lags.clear()
             latencies = await asyncio.gather(*(cast(sio, vote_id, t0 + random.uniform(0, window)) for sio in voters))
-            conn.send(("cast_done", list(latencies)))
+            conn.send(("cast_done", list(latencies), max(lags, default=0.0)))
         elif message[0] == "await_result":
             _, vote_id = message
             event = all_arrived.setdefault(vote_id, asyncio.Event())
@@ -104,6 +116,7 @@ async def _worker(conn, people: list[dict]) -> None:
             except asyncio.TimeoutError:
                 pass
             conn.send(("results", list(result_at.get(vote_id, {}).values()), len(people)))
+    watcher.cancel()
     for sio in clients:
         await sio.disconnect()
 
@@ -194,22 +207,39 @@ async def run_config(label: str, processes: int, args) -> dict:
         ready = await asyncio.gather(*(recv(pipe) for _, pipe in workers))
         connected = sum(r[1] for r in ready)
         chair = socketio.AsyncClient(reconnection=False)
+        everyone_online = asyncio.Event()
+
+        def on_roster(data):
+            if sum(1 for p in data["participants"] if p["online"]) >= args.clients:
+                everyone_online.set()
+
+        chair.on("roster", on_roster, namespace=NS)
         await chair.connect(urls[0], auth={"token": chair_p["token"]}, namespaces=[NS], transports=["websocket"])
         connected += 1
+        # The join storm ends with a roster of everyone sent to everyone:
+        # measure voting, not that.
+        await asyncio.wait_for(everyone_online.wait(), 120)
+        await asyncio.sleep(2.0)
         connect_s = time.monotonic() - connect_started
 
         cast_lat: list[float] = []
         result_lat: list[float] = []
         missing = 0
         for round_no in range(args.rounds):
+            if round_no:
+                await asyncio.sleep(args.pause)  # let the last round's after-work (vacuum) finish
             opened = await chair.call("vote:open", {"subject": f"压测第{round_no + 1}轮", "secret": True},
                                       namespace=NS, timeout=30)
             vote_id = opened["vote_id"]
             t0 = time.time() + 0.3
             for _, pipe in workers:
                 pipe.send(("cast", vote_id, t0, 1.0))
+            round_casts = []
+            worst_lag = 0.0
             for reply in await asyncio.gather(*(recv(pipe) for _, pipe in workers)):
-                cast_lat += reply[1]
+                round_casts += reply[1]
+                worst_lag = max(worst_lag, reply[2])
+            cast_lat += round_casts
             for _, pipe in workers:
                 pipe.send(("await_result", vote_id))
             await asyncio.sleep(0.5)  # let the last turnout broadcast settle
@@ -217,9 +247,15 @@ async def run_config(label: str, processes: int, args) -> dict:
             ack = await chair.call("vote:close", {"vote_id": vote_id}, namespace=NS, timeout=30)
             if ack["result"]["cast"] != args.voters:
                 raise RuntimeError(f"round {round_no}: counted {ack['result']['cast']}, expected {args.voters}")
+            round_results = []
             for reply in await asyncio.gather(*(recv(pipe) for _, pipe in workers)):
-                result_lat += [t - closed_at for t in reply[1]]
+                round_results += [t - closed_at for t in reply[1]]
                 missing += reply[2] - len(reply[1])
+            result_lat += round_results
+            print(f"  {label}, round {round_no + 1}: cast→ack p50 {pct(round_casts, .5) * 1000:.1f} "
+                  f"p99 {pct(round_casts, .99) * 1000:.1f} ms; close→result p50 {pct(round_results, .5) * 1000:.1f} "
+                  f"p99 {pct(round_results, .99) * 1000:.1f} ms; worst client-loop lag while casting "
+                  f"{worst_lag * 1000:.0f} ms; load {os.getloadavg()[0]:.1f}", flush=True)
         return {
             "label": label, "connected": connected, "connect_s": connect_s, "casts": len(cast_lat),
             "cast_p50": pct(cast_lat, 0.50), "cast_p99": pct(cast_lat, 0.99), "cast_max": max(cast_lat),
@@ -270,6 +306,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--only", choices=["one", "two"], default=None)
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds between rounds")
     args = parser.parse_args()
     rows = []
     if args.only in (None, "one"):

@@ -22,7 +22,7 @@ from voting import service
 if TYPE_CHECKING:
     from web.hub import Hub
 
-INTERVAL = 0.25
+INTERVAL = 0.5  # two updates a second keep the bar live; each costs a send per client
 
 
 class TurnoutPump:
