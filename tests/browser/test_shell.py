@@ -36,7 +36,7 @@ async def build_meeting(hub) -> dict:
         "respondent": await hub.participant(mid, "赵局长", "respondent", department["id"]),
         "observer": await hub.participant(mid, "陈列席", "observer"),
     }
-    return {"mid": mid, **people}
+    return {"mid": mid, "member_site": district["id"], **people}
 
 
 def join_url(hub, token: str) -> str:
@@ -136,6 +136,15 @@ async def test_join_link_shows_meeting_roster_and_live_presence(sqlite_hub, brow
     # ...and offline again when they leave.
     await deputy.close()
     await expect(person(page, m["deputy"]["id"])).to_have_attribute("data-online", "false")
+    await expect(group(page, "station").locator(".roster-count")).to_have_text("0/1")
+
+    # Someone added to the meeting after the page opened appears when they join.
+    late = await sqlite_hub.participant(m["mid"], "孙委员", "member", m["member_site"])
+    late_client = await sqlite_hub.connect(late["token"])
+    clients.append(late_client)
+    await expect(person(page, late["id"])).to_have_attribute("data-online", "true")
+    await expect(group(page, "district").locator(".roster-count")).to_have_text("1/2")
+    await expect(page.locator("#roster-summary")).to_have_text("2/7 在线")
     await expect(page.locator("#conn")).to_have_attribute("data-status", "online")
 
     await page.screenshot(path=SCREENSHOT, full_page=True)

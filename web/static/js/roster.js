@@ -42,6 +42,35 @@ function el(tag, className, text) {
   return node;
 }
 
+const drawnShapes = new WeakMap(); // list element -> shape of what it shows
+
+function setCount(count, online, total, t) {
+  count.textContent = `${online}/${total}`;
+  count.classList.toggle("is-zero", online === 0);
+  count.setAttribute("aria-label", t("online_of", { online, total }));
+}
+
+function setOnline(li, online, t) {
+  if (li.dataset.online === String(online)) return;
+  li.dataset.online = String(online);
+  li.classList.toggle("is-online", online);
+  const dot = li.querySelector(".dot");
+  dot.setAttribute("aria-label", t(online ? "online" : "offline"));
+  dot.title = t(online ? "online" : "offline");
+}
+
+function updatePresence(list, groups, t) {
+  const rows = new Map([...list.querySelectorAll("li.person")].map((li) => [li.dataset.participantId, li]));
+  for (const { group, people, online } of groups) {
+    const count = list.querySelector(`section.roster-group[data-group="${group}"] .roster-count`);
+    if (count) setCount(count, online, people.length, t);
+    for (const p of people) {
+      const li = rows.get(p.id);
+      if (li) setOnline(li, Boolean(p.online), t);
+    }
+  }
+}
+
 // Groups the user folded stay folded across redraws (a long list of stations
 // should not spring open on every presence change).
 const collapsed = new Set();
@@ -56,6 +85,20 @@ export function renderRoster(target, participants, meId, t) {
   const online = (participants || []).filter((p) => p.online).length;
   target.summary.textContent = t("online_of", { online, total });
 
+  // Most roster broadcasts only change who is online: when the people, their
+  // order and the language are the same as last time, update dots and counts
+  // in place instead of rebuilding hundreds of rows.
+  const shape = JSON.stringify([
+    meId,
+    t("online"),
+    groups.map(({ group, people }) => [group, people.map((p) => [p.id, p.name, p.role, p.site?.name])]),
+  ]);
+  if (drawnShapes.get(target.list) === shape) {
+    updatePresence(target.list, groups, t);
+    return;
+  }
+  drawnShapes.set(target.list, shape);
+
   const fragment = document.createDocumentFragment();
   if (!total) fragment.append(el("p", "roster-empty", t("empty_roster")));
   for (const { group, people, online: groupOnline } of groups) {
@@ -66,8 +109,8 @@ export function renderRoster(target, participants, meId, t) {
     toggle.type = "button";
     toggle.setAttribute("aria-expanded", String(!collapsed.has(group)));
     toggle.append(el("span", "roster-group-name", t(`group:${group}`)));
-    const count = el("span", `roster-count${groupOnline ? "" : " is-zero"}`, `${groupOnline}/${people.length}`);
-    count.setAttribute("aria-label", t("online_of", { online: groupOnline, total: people.length }));
+    const count = el("span", "roster-count");
+    setCount(count, groupOnline, people.length, t);
     toggle.append(count);
     toggle.addEventListener("click", () => {
       const fold = !collapsed.has(group);
@@ -81,13 +124,10 @@ export function renderRoster(target, participants, meId, t) {
 
     const ul = el("ul", "roster-people");
     for (const p of people) {
-      const li = el("li", `person${p.online ? " is-online" : ""}${p.id === meId ? " is-me" : ""}`);
+      const li = el("li", `person${p.id === meId ? " is-me" : ""}`);
       li.dataset.participantId = p.id;
-      li.dataset.online = p.online ? "true" : "false";
       const dot = el("span", "dot");
       dot.setAttribute("role", "img");
-      dot.setAttribute("aria-label", t(p.online ? "online" : "offline"));
-      dot.title = t(p.online ? "online" : "offline");
       const text = el("span", "person-text");
       const line = el("span", "person-line");
       line.append(el("span", "person-name", p.name));
@@ -98,6 +138,7 @@ export function renderRoster(target, participants, meId, t) {
       if (p.site?.name) detail.append(el("span", "person-site", p.site.name));
       text.append(detail);
       li.append(dot, text);
+      setOnline(li, Boolean(p.online), t);
       ul.append(li);
     }
     section.append(ul);
