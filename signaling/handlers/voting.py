@@ -9,7 +9,8 @@ Extensions (beyond ../shared/protocol.md):
   reconnect) gets the same `receipt` back and is counted once, even after the
   vote closed. The ack also says `resent: true` then. A new cast (another or
   no ballot_id) while open replaces the voter's choice and returns a new
-  receipt; only the latest receipt is in the published chain.
+  receipt; only the latest receipt is in the published chain, and only the
+  latest ballot_id is remembered (a client resends its last ballot only).
 - `vote:open_batch {subject_prefix?, respondents: [participant_id…], options?,
   secret, eligible_roles?, base?, duration_s?}` (chair) → `{ok, batch_id,
   vote_ids}`: one vote per respondent department (subject = prefix +

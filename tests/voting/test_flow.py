@@ -126,3 +126,26 @@ async def test_batch_for_inquiry_respondents(hub, clients):
     assert verdicts == dict(zip(batch["vote_ids"], ["满意", "不满意"]))
     refused = await cc.call("vote:open_batch", {"respondents": [voters[0]["id"]], "secret": True})
     assert refused["ok"] is False and refused["error"]["code"] == "invalid"
+
+
+async def test_overdue_vote_left_by_a_dead_process_is_closed_from_the_database(hub, clients):
+    """No timer lives in a process: a vote whose closes_at passed while nobody
+    was watching (its process died) is closed by any running process's checker."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from voting import rules, service
+    from voting.models import Vote
+
+    mid, chair, cc, voters, vcs = await _meeting(hub, clients, members=2)
+    async with hub.hub.db.transaction() as tx:  # as another process would have, minutes ago
+        (vote,) = await service.open_votes(
+            tx, mid, chair["id"], [("遗留测评", None)],
+            service.VoteSettings(list(rules.DEFAULT_OPTIONS), True, ["member"], rules.CountingBase.ELIGIBLE, 3600),
+        )
+    assert (await vcs[0].call("vote:cast", {"vote_id": vote.id, "choice": "满意"}))["ok"]
+    async with hub.hub.db.transaction() as tx:
+        await tx.execute(update(Vote).where(Vote.id == vote.id).values(closes_at=service.utcnow() - timedelta(minutes=5)))
+    result = await vcs[1].wait_for("vote:result", lambda d: d["vote_id"] == vote.id, timeout=5)
+    assert result["cast"] == 1 and result["counts"]["满意"] == 1
