@@ -15,6 +15,7 @@
 const CALL_TIMEOUT_MS = 10000;
 const RESYNC_DELAY_MS = 150;
 const RETRY_SYNC_MS = 2000;
+const RETRY_SYNC_MAX_MS = 30000;
 
 export class Connection {
   /**
@@ -33,6 +34,7 @@ export class Connection {
     this.syncAgain = false;
     this.pending = [];
     this.resyncTimer = null;
+    this.failedSyncs = 0;
     this.socket = null;
   }
 
@@ -120,11 +122,12 @@ export class Connection {
       const answer = await this.call("state:sync", {});
       if (answer?.ok) {
         ok = true;
+        this.failedSyncs = 0;
         this.lastSeq = answer.seq;
         try {
-          this.onSync(answer);
+          Promise.resolve(this.onSync(answer)).catch((err) => console.error("applying the synced state failed", err));
         } catch (err) {
-          console.error("rendering the synced state failed", err);
+          console.error("applying the synced state failed", err);
         }
       } else {
         this.onStatus("sync_failed", answer?.error?.message || "unknown");
@@ -141,7 +144,9 @@ export class Connection {
       this.syncAgain = false;
       this.requestResync();
     } else if (!ok && this.socket?.connected) {
-      this.requestResync(RETRY_SYNC_MS);
+      // The hub answered but could not sync us: retry, backing off.
+      this.failedSyncs += 1;
+      this.requestResync(Math.min(RETRY_SYNC_MS * 2 ** (this.failedSyncs - 1), RETRY_SYNC_MAX_MS));
     }
   }
 }
