@@ -111,6 +111,36 @@ def tree_cpu_split(pid: int) -> tuple[float, float]:
     return u, s
 
 
+def sched_wait(pid: int) -> dict[int, int]:
+    """Run-queue wait (ns) per thread of ``pid`` and its children, from
+    /proc/<pid>/task/<tid>/schedstat: time the thread was runnable but not
+    running, i.e. starved by the scheduler (other tenants of the machine)."""
+    import psutil
+
+    out: dict[int, int] = {}
+    try:
+        pids = [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return out
+    for p in pids:
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/schedstat") as fh:
+                    out[int(tid)] = int(fh.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def sched_wait_delta(a: dict[int, int], b: dict[int, int]) -> float:
+    """Seconds of run-queue wait between two :func:`sched_wait` snapshots."""
+    return sum(max(0, w - a.get(tid, 0)) for tid, w in b.items()) / 1e9
+
+
 def make_server(kind: str, args: argparse.Namespace) -> Any:
     if kind == "janus":
         from janus_peer import JanusServer
@@ -196,11 +226,13 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         probe.reset_window()
         # server CPU and the window bounds are read back to back; packets are
         # attributed to the window by their kernel arrival time
+        sw_srv0, sw_sub0, sw_pub0 = sched_wait(server.pid), sched_wait(os.getpid()), sched_wait(pubs.pid)
         u0, s0 = tree_cpu_split(server.pid)
         t0 = window.t0 = time.time()
         await asyncio.sleep(args.seconds)
         t1 = window.t1 = time.time()
         u1, s1 = tree_cpu_split(server.pid)
+        sw_srv1, sw_sub1, sw_pub1 = sched_wait(server.pid), sched_wait(os.getpid()), sched_wait(pubs.pid)
         self1 = psutil.Process().cpu_times()
         srv_sock1 = netns.socket_totals(srv_pids)
         sub_sock1 = netns.socket_totals(sub_pids)
@@ -283,6 +315,11 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             sub_rxq_start=sub_sock0["rx_queue"],
             sub_rxq_end=sub_sock1["rx_queue"],
             pub_sent_in_window=sent_in_window,
+            # share of the window the processes' threads spent runnable but
+            # not running (scheduler starvation), summed over threads
+            server_runq_wait_share=sched_wait_delta(sw_srv0, sw_srv1) / dt,
+            sub_runq_wait_share=sched_wait_delta(sw_sub0, sw_sub1) / dt,
+            pub_runq_wait_share=sched_wait_delta(sw_pub0, sw_pub1) / dt,
             loadgen_cpu_share=((self1.user - self0.user) + (self1.system - self0.system)) / dt,
             system_busy_pct=sys_busy,
         )
@@ -373,7 +410,7 @@ def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def print_table(results: list[dict[str, Any]]) -> None:
     hdr = (
         f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
-        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5} {'drops s/c':>9} ok"
+        f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5} {'srv rq%':>7} {'drops s/c':>9} ok"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -386,7 +423,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{_f(r['pkts_per_s_per_core'], '10.0f')} {_f(100 * r['cpu_core_share'], '9.1f')} "
             f"{_f(r['pkts_per_s'], '9.0f')} {_f(r['expected_pps_all'], '9.0f')} {_f(r['loss_pct'], '6.2f')} {r['late']:>5} "
             f"{_f(r['lat_p50_ms'], '6.2f') + 'ms':>8} {_f(r['lat_p99_ms'], '6.2f') + 'ms':>8} {r['lat_samples']:>7} "
-            f"{_f(100 * r['loadgen_cpu_share'], '8.1f')} {_f(100 * r['publisher_cpu_share'], '8.1f')} {_f(r['system_busy_pct'], '5.0f')} "
+            f"{_f(100 * r['loadgen_cpu_share'], '8.1f')} {_f(100 * r['publisher_cpu_share'], '8.1f')} {_f(r['system_busy_pct'], '5.0f')} {_f(100 * r.get('server_runq_wait_share', 0), '7.0f')} "
             f"{str(r.get('server_sock_drops', '-')) + '/' + str(r.get('sub_sock_drops', '-')):>9} {'yes' if r.get('valid') else 'NO*'}"
         )
     bad = [r for r in results if r.get("ok") and not r.get("valid")]
@@ -551,6 +588,7 @@ def main() -> None:
     print("\nµs/pkt = server CPU (user+sys, all threads) / RTP packets received by all subscribers; "
           "lat = publisher send hook -> kernel arrival at the subscriber socket (SO_TIMESTAMPNS; payload-hash match);\n"
           "sub cpu% / pub cpu% = load generator's subscriber / publisher process; sys% = whole machine busy during window;\n"
+          "srv rq% = server threads' run-queue wait (runnable, not running) as % of the window;\n"
           "drops s/c = datagrams dropped at server / subscriber sockets in the window; ok = subscribers kept up (see *).")
     if args.json:
         with open(args.json, "w") as fh:
