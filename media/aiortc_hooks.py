@@ -15,6 +15,7 @@ from typing import Any
 import time
 
 import aioice.ice
+import aioice.turn
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 from aiortc import sdp as aiortc_sdp
@@ -168,15 +169,24 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
 
     # A packet SRTP refuses (too long for pylibsrtp's 1500-byte buffer, or
     # an SRTP error) is dropped for this one subscriber: an exception here
-    # would unwind into the *publisher's* DTLS receive loop and close it.
+    # would unwind into the publisher's receive path.
     if fast is not None:
+        # The fast path returns a view of the SRTP session's buffer, which the
+        # next protect overwrites.  asyncio's datagram transport sends (or
+        # copies) at once; a TURN relay transport sends from a task later, so
+        # it gets a copy.  Per-pair facts are cached until the pair changes.
+        current: list[Any] = [None, None, None, False]  # pair, sendto, addr, must copy
 
         def send_rtp(data: bytes | bytearray) -> None:
             pair = nominated.get(1)
-            if pair is not None:
-                packet = fast(data)
-                if packet is not None:
-                    pair.protocol.transport.sendto(packet, pair.remote_addr)
+            if pair is None:
+                return
+            if pair is not current[0]:
+                transport = pair.protocol.transport
+                current[:] = [pair, transport.sendto, pair.remote_addr, isinstance(transport, aioice.turn.TurnTransport)]
+            packet = fast(data)
+            if packet is not None:
+                current[1](bytes(packet) if current[3] else packet, current[2])
 
     else:
         protect = srtp.protect

@@ -60,6 +60,14 @@ async def test_private_names_exist() -> None:
         await pc.close()
 
 
+def test_turn_transport_class_is_where_the_sender_looks() -> None:
+    # make_sender copies packets for TURN relays (they send from a task).
+    import aioice.turn
+
+    assert isinstance(aioice.turn.TurnTransport, type)
+    assert hasattr(aioice.turn.TurnTransport, "sendto")
+
+
 def test_loopback_patch() -> None:
     assert callable(aioice.ice.get_host_addresses)
     assert list(inspect.signature(aioice.ice.get_host_addresses).parameters) == ["use_ipv4", "use_ipv6"]
