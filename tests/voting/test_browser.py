@@ -82,3 +82,47 @@ async def test_members_vote_in_the_panel_and_every_page_shows_the_result(hub, br
     await expect(late.locator(".vote-result .vote-verdict").first).to_have_text("基本满意")
     for page in [*everyone, late]:
         await page.context.close()
+
+
+async def test_ballot_whose_ack_was_lost_is_resent_after_reconnect_and_counted_once(hub, browser, clients):
+    from tests.voting.conftest import stored_counts
+
+    mid = await hub.meeting()
+    chair = await hub.participant(mid, "王主任", "chair")
+    member = await hub.participant(mid, "李委员", "member")
+    cc = await hub.connect(chair["token"]); clients.append(cc)
+    page = await open_page(browser, hub, member["token"], PHONE)
+    vid = (await cc.call("vote:open", {"subject": "断线重发", "secret": True}))["vote_id"]
+    await expect(page.locator(".vote-open-card")).to_have_count(1)
+
+    # The ballot reaches the hub, but its acknowledgement is lost with the link.
+    await page.evaluate("""() => {
+        const connection = window.plenaryShell.connection;
+        const real = connection.call.bind(connection);
+        connection.call = async (event, payload) => {
+            if (event !== "vote:cast") return real(event, payload);
+            connection.call = real;
+            connection.socket.emit(event, payload);
+            return { ok: false, error: { code: "timeout", message: "no answer" } };
+        };
+    }""")
+    await page.locator(".vote-option[data-choice='不满意']").click()
+    await expect(page.locator(".vote-mine")).to_contain_text("自动重新提交")
+    async def counted_once() -> bool:
+        return await stored_counts(hub.hub.db, vid) == (1, 1)
+
+    await wait_until(counted_once, timeout=10)
+
+    # The link drops and comes back: the shell re-syncs and the panel resends
+    # the same ballot id; the hub answers with the receipt of the counted ballot.
+    await page.evaluate("window.plenaryShell.connection.socket.io.engine.close()")
+    await expect(page.locator(".vote-receipt")).to_contain_text("回执", timeout=15000)
+    await expect(page.locator(".vote-option[data-choice='不满意']")).to_have_attribute("aria-pressed", "true")
+    assert await stored_counts(hub.hub.db, vid) == (1, 1)
+    receipt = (await page.locator(".vote-receipt").text_content()).split("：", 1)[1].strip()
+    await cc.call("vote:close", {"vote_id": vid})
+    resp = await hub.client.get(f"/api/votes/{vid}/verify", params={"receipt": receipt},
+                                headers={"Authorization": f"Bearer {member['token']}"})
+    check = await resp.json()
+    assert check["counted"] is True and check["choice"] == "不满意"
+    await page.context.close()

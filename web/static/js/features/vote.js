@@ -262,7 +262,6 @@ class VotePanel {
     const known = this.results.has(data.vote_id);
     this.results.delete(data.vote_id);
     this.results.set(data.vote_id, data);
-    store.set(`pending.${data.vote_id}`, null);
     if (wasOpen || !known) {
       const verdict = data.verdict ? this.label(data.verdict) : this.ctx.t("no_verdict");
       this.ctx.toast(this.ctx.t("result_toast", { subject: data.subject || "", verdict }));
@@ -298,11 +297,14 @@ class VotePanel {
       store.set(`pending.${voteId}`, null);
       this.ctx.toast(this.ctx.t("cast_failed", { reason: ack.error.message }), { kind: "error" });
     }
-    this.renderCard(voteId);
+    if (vote) this.renderCard(voteId);
+    else if (ack.ok) this.render(); // a closed vote's card gains the receipt check
   }
 
   resendPending() {
-    for (const voteId of this.open.keys()) {
+    // Closed votes too: the hub answers a ballot it counted with the same
+    // receipt even after the close, and refuses one it never got with `closed`.
+    for (const voteId of [...this.open.keys(), ...this.results.keys()]) {
       const pending = store.get(`pending.${voteId}`);
       if (pending && !this.sending.has(voteId)) this.send(voteId, pending);
     }
