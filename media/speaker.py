@@ -76,6 +76,11 @@ class ActiveSpeakerDetector:
         return self.current
 
     def forget(self, participant_id: str) -> None:
+        """The participant's audio is gone: a speaker who left is not kept on
+        screen for the silence timeout."""
         self._scores.pop(participant_id, None)
         if self._candidate == participant_id:
             self._candidate, self._candidate_ticks = None, 0
+        if self.current == participant_id:
+            self.current = None
+            self._silent_ticks = 0

@@ -171,6 +171,11 @@ def test_speaker_detector_hysteresis() -> None:
     for _ in range(40):
         d.update({})
     assert d.current is None
+    for _ in range(3):
+        d.update({"a": 20})
+    assert d.current == "a"
+    d.forget("a")  # left the meeting
+    assert d.current is None and d.update({}) is None
 
 
 def test_consumer_sender_report_maps_publisher_clock() -> None:
