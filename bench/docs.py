@@ -356,11 +356,13 @@ async def run_turns(label: str, nodes: list[ServeProcess], args) -> dict:
         "join_s": join_s,
         "settle_s": settle_s,
         "last_p50_ms": percentile(to_last, 50) * 1000,
+        "last_p90_ms": percentile(to_last, 90) * 1000,
         "last_p99_ms": percentile(to_last, 99) * 1000,
         "last_max_ms": max(to_last) * 1000 if to_last else float("nan"),
         "each_p50_ms": percentile(deliveries, 50) * 1000,
         "each_p99_ms": percentile(deliveries, 99) * 1000,
         "ack_p50_ms": percentile(acks, 50) * 1000,
+        "slowest_turns_ms": [round(v * 1000) for v in sorted(to_last)[-3:]],
     }
 
 
