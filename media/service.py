@@ -13,32 +13,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from aiortc import RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
 from . import aiortc_hooks as hooks
+from . import negotiation
+from .negotiation import DEFAULT_SOURCE, SOURCES
 from .consumer import Consumer
 from .forwarding_track import ForwardingTrack
 from .peer import Peer, Want
 from .producer import Producer
 from .router import Router
-from .rtp_parse import NEUTRAL_EXT_ID_ONE_BYTE
 from .transport import Transport
 
 if TYPE_CHECKING:
-    from aiortc.sdp import MediaDescription, SessionDescription
+    from aiortc.sdp import SessionDescription
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("camera", "screen", "mic")
-DEFAULT_SOURCE = {"video": "camera", "audio": "mic"}
-# Header extension ids the SFU offers subscribers (aiortc's defaults).
-CANONICAL_EXT_IDS = {
-    "urn:ietf:params:rtp-hdrext:ssrc-audio-level": 2,
-    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time": 3,
-}
-MID_EXT_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
 
 @dataclass(frozen=True)
@@ -59,23 +51,6 @@ class MediaError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _is_rtx(codec: RTCRtpCodecParameters) -> bool:
-    return codec.mimeType.lower() == "video/rtx"
-
-
-def _primary_codec(codecs: list[RTCRtpCodecParameters]) -> tuple[RTCRtpCodecParameters | None, int | None]:
-    """First real codec of a negotiated list and the RTX payload type for it."""
-    primary = next((c for c in codecs if not _is_rtx(c)), None)
-    if primary is None:
-        return None, None
-    rtx = next((c for c in codecs if _is_rtx(c) and c.parameters.get("apt") == primary.payloadType), None)
-    return primary, (rtx.payloadType if rtx else None)
-
-
-def _has_nack(codec: RTCRtpCodecParameters) -> bool:
-    return any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback)
 
 
 class MediaService:
@@ -234,7 +209,7 @@ class MediaService:
                     changed = True
                 continue
             seen.add(t.mid)
-            ssrc, rtx_ssrc = self._offered_ssrcs(m)
+            ssrc, rtx_ssrc = negotiation.offered_ssrcs(m)
             if existing is not None:
                 source = sources.get(t.mid, existing.source)
                 if existing.ssrc != ssrc and ssrc is not None:  # track replaced upstream
@@ -242,13 +217,21 @@ class MediaService:
                         transport.producers_by_ssrc.pop(existing.ssrc, None)
                     existing.ssrc = ssrc
                     transport.producers_by_ssrc[ssrc] = existing
+                    if existing.rtx_ssrc is not None:
+                        transport.rtx_by_ssrc.pop(existing.rtx_ssrc, None)
+                    existing.rtx_ssrc = rtx_ssrc
+                    if rtx_ssrc is not None:
+                        transport.rtx_by_ssrc[rtx_ssrc] = existing
                 if source != existing.source:
                     existing.source = source
                     changed = True
                 continue
-            producer = self._make_producer(peer, t, sources.get(t.mid, DEFAULT_SOURCE[t.kind]))
-            if producer is None:
+            made = negotiation.producer_for(t, peer.participant_id, sources.get(t.mid, DEFAULT_SOURCE[t.kind]))
+            if made is None:
                 continue
+            producer, mid_ext_id = made
+            if mid_ext_id is not None:
+                transport.mid_ext_id = mid_ext_id
             producer.ssrc, producer.rtx_ssrc = ssrc, rtx_ssrc
             if ssrc is not None:
                 transport.producers_by_ssrc[ssrc] = producer
@@ -264,44 +247,6 @@ class MediaService:
             self._close_producer(peer, peer.producers[mid])
             changed = True
         return changed
-
-    @staticmethod
-    def _offered_ssrcs(m: MediaDescription) -> tuple[int | None, int | None]:
-        for group in m.ssrc_group:
-            if group.semantic == "FID" and len(group.items) >= 2:
-                return int(group.items[0]), int(group.items[1])
-        ssrcs = m.ssrc
-        return (ssrcs[0].ssrc if ssrcs else None), None
-
-    def _make_producer(self, peer: Peer, t: RTCRtpTransceiver, source: str) -> Producer | None:
-        codecs = hooks.transceiver_codecs(t)
-        primary, rtx_pt = _primary_codec(codecs)
-        if primary is None:
-            return None
-        # Publisher extension id -> id subscribers know; everything else
-        # (notably the publisher's MID) is neutralised.
-        remap = bytearray([NEUTRAL_EXT_ID_ONE_BYTE] * 16)
-        remap[0], remap[15] = 0, 15
-        assert peer.send is not None
-        for ext in hooks.transceiver_header_extensions(t):
-            if 0 < ext.id < 15:
-                remap[ext.id] = CANONICAL_EXT_IDS.get(ext.uri, NEUTRAL_EXT_ID_ONE_BYTE)
-            if ext.uri == MID_EXT_URI:
-                peer.send.mid_ext_id = ext.id
-        return Producer(
-            id=uuid.uuid4().hex[:16],
-            participant_id=peer.participant_id,
-            kind=t.kind,
-            source=source,
-            mid=t.mid or "",
-            mime_type=primary.mimeType,
-            clock_rate=primary.clockRate,
-            payload_type=primary.payloadType,
-            codec_parameters=dict(primary.parameters),
-            rtx_payload_type=rtx_pt,
-            nack=_has_nack(primary),
-            ext_remap=bytes(remap),
-        )
 
     def _close_producer(self, peer: Peer, producer: Producer) -> None:
         peer.producers.pop(producer.mid, None)
@@ -413,7 +358,7 @@ class MediaService:
                 previous = None
                 hooks.silence_sender_rtcp(t.sender)
             hooks.set_sender_stream_id(t.sender, producer.participant_id)
-            t.setCodecPreferences(self._codec_preferences(producer))
+            t.setCodecPreferences(negotiation.codec_preferences(producer))
             added.append((t, previous, producer))
         await pc.setLocalDescription(await pc.createOffer())
         transport.hook()
@@ -441,18 +386,6 @@ class MediaService:
             router.add_consumer(consumer)
         return pc.localDescription.sdp
 
-    @staticmethod
-    def _codec_preferences(producer: Producer) -> list[RTCRtpCodecCapability]:
-        """Offer the subscriber exactly the producer's codec (no transcoding),
-        plus RTX when the publisher side has it."""
-        caps = RTCRtpSender.getCapabilities(producer.kind).codecs
-        same_mime = [c for c in caps if c.mimeType.lower() == producer.mime_type.lower()]
-        exact = [c for c in same_mime if c.parameters == producer.codec_parameters]
-        chosen = (exact or same_mime)[:1]
-        if producer.kind == "video":
-            chosen += [c for c in caps if c.mimeType.lower() == "video/rtx"][:1]
-        return chosen
-
     async def answer(self, meeting_id: str, participant_id: str, sdp: str) -> None:
         peer = self._peers.get((meeting_id, participant_id))
         if peer is None or peer.recv is None:
@@ -471,11 +404,11 @@ class MediaService:
             by_mid = {t.mid: t for t in transport.pc.getTransceivers()}
             for mid, consumer in list(peer.consumers.items()):
                 t = by_mid.get(mid)
-                primary, rtx_pt = _primary_codec(hooks.transceiver_codecs(t)) if t is not None else (None, None)
+                primary, rtx_pt = negotiation.primary_codec(hooks.transceiver_codecs(t)) if t is not None else (None, None)
                 if primary is None or (t is not None and t.currentDirection not in ("sendonly", "sendrecv")):
                     self._release_consumer(peer, consumer)  # subscriber rejected it
                     continue
-                consumer.configure(primary.payloadType, rtx_pt, _has_nack(primary))
+                consumer.configure(primary.payloadType, rtx_pt, negotiation.has_nack(primary))
                 if transport.connected:
                     consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc)
             dirty = peer.dirty
