@@ -8,6 +8,7 @@ DTLS transport decrypts them, rewritten per subscriber and sent directly.
 - producer.Producer      one published track (parses each packet once, caches video for NACK)
 - consumer.Consumer      one forwarded copy (SSRC/PT/seq/ts rewriting, RTX, SR)
 - transport.Transport    one RTCPeerConnection with the SFU's packet hooks
+- negotiation            what an applied SDP means for forwarding (codecs, SSRCs, extensions)
 - aiortc_hooks           every aiortc/aioice private name, checked by tests/media/test_aiortc_hooks.py
 """
 
