@@ -314,3 +314,25 @@ async def test_silent_participant_is_dropped_on_consent_failure(service: MediaSe
     finally:
         await sub.close()
         await pub.close()
+
+
+async def test_offer_without_ssrc_lines_is_routed_by_mid(service: MediaService) -> None:
+    """Some clients announce no a=ssrc: the SFU binds SSRCs by the MID
+    header extension of the first packets."""
+    pub = Publisher(service, "nossrc", "alice")
+    pub.add(MovingVideo())
+    pub.add(Tone())
+    await pub.pc.setLocalDescription(await pub.pc.createOffer())
+    offer = "\r\n".join(
+        line for line in pub.pc.localDescription.sdp.split("\r\n") if not line.startswith(("a=ssrc:", "a=ssrc-group:"))
+    )
+    answer = await service.publish("nossrc", "alice", offer)
+    await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    sub = Subscriber(service, "nossrc", "bob")
+    try:
+        await sub.subscribe("all")
+        await wait_for(lambda: sub.frames["video"] >= 10 and sub.frames["audio"] >= 10, 15, "media via MID")
+        assert all(p.ssrc is not None for p in service.router("nossrc").producers.values())
+    finally:
+        await sub.close()
+        await pub.close()
