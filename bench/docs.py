@@ -67,6 +67,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- rendering -------------------------------------------------------------------------------
 
 
@@ -314,6 +320,7 @@ async def run_turns(label: str, nodes: list[ServeProcess], args) -> dict:
             await asyncio.sleep(0.3)
         settle_s = time.perf_counter() - t0 - join_s
 
+        cpu_before = sum(cpu_seconds(node.proc.pid) for node in nodes)
         sent: dict[int, float] = {}
         acks: list[float] = []
         for page in range(1, args.turns + 1):
@@ -330,6 +337,8 @@ async def run_turns(label: str, nodes: list[ServeProcess], args) -> dict:
             if got >= expected:
                 break
             await asyncio.sleep(0.2)
+        # Hub CPU (all its processes) per page turn: a figure the machine's other load does not inflate.
+        cpu_per_turn = (sum(cpu_seconds(node.proc.pid) for node in nodes) - cpu_before) / args.turns
         per_worker = await workers.ask("results")
     finally:
         if presenter.connected:
@@ -362,6 +371,7 @@ async def run_turns(label: str, nodes: list[ServeProcess], args) -> dict:
         "each_p50_ms": percentile(deliveries, 50) * 1000,
         "each_p99_ms": percentile(deliveries, 99) * 1000,
         "ack_p50_ms": percentile(acks, 50) * 1000,
+        "hub_cpu_ms_per_turn": cpu_per_turn * 1000,
         "slowest_turns_ms": [round(v * 1000) for v in sorted(to_last)[-3:]],
     }
 
