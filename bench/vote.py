@@ -122,6 +122,11 @@ async def _worker(conn, people: list[dict]) -> None:
 
 
 def worker_main(conn, people: list[dict]) -> None:
+    import logging
+
+    # A client that disconnects with nothing queued says so; not news here.
+    logging.getLogger("engineio.client").setLevel(logging.ERROR)
+    logging.getLogger("socketio.client").setLevel(logging.ERROR)
     asyncio.run(_worker(conn, people))
 
 

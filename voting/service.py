@@ -265,7 +265,9 @@ async def close(session: AsyncSession, vote_id: str, meeting_id: str | None, clo
     voters = sorted((await session.scalars(
         select(VoteParticipation.voter_id).where(VoteParticipation.vote_id == vote_id)
     )).all())
-    ballots = (await session.scalars(select(VoteBallot).where(VoteBallot.vote_id == vote_id))).all()
+    ballots = (await session.execute(
+        select(VoteBallot.receipt_hash, VoteBallot.choice, VoteBallot.voter_id).where(VoteBallot.vote_id == vote_id)
+    )).all()
     if len(ballots) != len(voters):
         raise RuntimeError(f"vote {vote_id}: {len(voters)} voters but {len(ballots)} ballots")
     tally = rules.tally(
@@ -279,20 +281,21 @@ async def close(session: AsyncSession, vote_id: str, meeting_id: str | None, clo
     # Rewrite the ballots in chain order with fresh random ids and no locator:
     # whatever the storage kept of arrival order or of the slot is gone.
     await session.execute(delete(VoteBallot).where(VoteBallot.vote_id == vote_id))
-    for record in records:
-        session.add(
-            VoteBallot(
-                id=new_id(),
-                vote_id=vote_id,
-                slot=None,
-                voter_id=record.voter_id,
-                choice=record.choice,
-                receipt_hash=record.receipt_hash,
-                position=record.position,
-                prev_hash=record.prev_hash,
-                record_hash=record.record_hash,
-            )
-        )
+    if records:
+        await session.execute(_INSERT_BALLOT, [
+            {
+                "id": new_id(),
+                "vote_id": vote_id,
+                "slot": None,
+                "voter_id": record.voter_id,
+                "choice": record.choice,
+                "receipt_hash": record.receipt_hash,
+                "position": record.position,
+                "prev_hash": record.prev_hash,
+                "record_hash": record.record_hash,
+            }
+            for record in records
+        ])
     now = utcnow()
     won = await session.execute(
         update(Vote)
