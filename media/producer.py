@@ -7,6 +7,7 @@ publisher's sender reports that consumers need for lip-sync."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from .rtp_parse import (
 
 if TYPE_CHECKING:
     from .consumer import Consumer
+
+logger = logging.getLogger(__name__)
 
 CACHE_SIZE = 1024  # power of two; ~10 s of 640x360 video for NACK answers
 CACHE_MASK = CACHE_SIZE - 1
@@ -195,8 +198,7 @@ class Producer:
         if self._cache is not None:
             self._cache[seq & CACHE_MASK] = (seq, ts, buf, hdr_len, plen, marker)
         if self._taps:
-            for tap in self._taps:
-                tap(self, data)
+            self._run_taps(data)
         if not self.forwarding:
             return
         keyframe = False
@@ -206,6 +208,15 @@ class Producer:
                 self.keyframes += 1
         for consumer in self._consumers:
             consumer.forward(buf, marker, seq, ts, plen, keyframe, arrival_ms)
+
+    def _run_taps(self, data: bytes) -> None:
+        # A broken observer (e.g. a recorder) must not stop the forwarding.
+        for tap in list(self._taps):
+            try:
+                tap(self, data)
+            except Exception:
+                logger.exception("tap on producer %s failed; removed", self.id)
+                self._taps.remove(tap)
 
     def receive_rtx(self, data: bytes, arrival_ms: int) -> None:
         """A retransmission on the RTX SSRC: unwrap and treat as original."""

@@ -203,6 +203,10 @@ async def test_tap_sees_published_packets(service: MediaService) -> None:
     try:
         producer = next(iter(service.router("tap").producers.values()))
         seen: list[int] = []
+        def broken(p, data):
+            raise RuntimeError("recorder bug")
+
+        producer.add_tap(broken)  # removed on its first failure, forwarding goes on
         remove = producer.add_tap(lambda p, data: seen.append(len(data)))
         await wait_for(lambda: len(seen) >= 10, 10, "tapped packets")
         remove()
