@@ -34,11 +34,10 @@ Extensions (beyond ../shared/protocol.md):
 """
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,13 +52,15 @@ from voting.turnout import pump_of
 if TYPE_CHECKING:
     from web.hub import Hub
 
-log = logging.getLogger(__name__)
 events = Events()
 
 VOTING_ROLES = frozenset({Role.MEMBER, Role.DEPUTY, Role.CHAIR, Role.CLERK})
 CHECK_INTERVAL_S = 0.5
 VACUUM_DELAY_S = 1.0  # one VACUUM for a batch of closes
 BALLOT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+ParticipantId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class VoteOptions(Payload):
@@ -107,7 +108,7 @@ class OpenVote(VoteOptions):
 
 class OpenBatch(VoteOptions):
     subject_prefix: str = Field(default="满意度测评：", max_length=100)
-    respondents: list[str] = Field(min_length=1, max_length=50)
+    respondents: list[ParticipantId] = Field(min_length=1, max_length=50)
 
 
 class CastVote(Payload):

@@ -44,7 +44,15 @@ async def test_socket_refusals(hub, clients, committee_of):
     assert refused(await cc.call("vote:open", {"subject": "x", "secret": True, "options": ["同意", "同意"]}), "invalid")
     assert refused(await cc.call("vote:open", {"subject": "x", "secret": True, "base": "everyone"}), "invalid")
     assert refused(await cc.call("vote:open", {"subject": "x", "secret": True, "duration_s": 0}), "invalid")
+    assert refused(await cc.call("vote:open_batch", {"respondents": [], "secret": True}), "invalid")
+    assert refused(await cc.call("vote:open_batch", {"respondents": ["x" * 65], "secret": True}), "invalid")
+    assert refused(await cc.call("vote:open_batch", {"respondents": ["0" * 32], "secret": True}), "not_found")
+    assert refused(await cc.call("vote:open_batch", {"respondents": [respondent["id"]] * 2, "secret": True}),
+                   "invalid")
+    assert refused(await m1.call("vote:open_batch", {"respondents": [respondent["id"]], "secret": True}),
+                   "forbidden")
     assert refused(await cc.call("vote:close", {}), "invalid")
+    assert refused(await cc.call("vote:close", {"vote_id": vid, "batch_id": "b"}), "invalid")
     assert refused(await cc.call("vote:close", {"vote_id": "nope"}), "not_found")
     assert refused(await cc.call("vote:close", {"batch_id": "nope"}), "not_found")
 
