@@ -84,6 +84,20 @@ async def test_member_page_follows_the_presenter(sqlite_hub, browser):
     first = saved["ink"][0]["points"][0]
     assert abs(first[0] - 0.2) < 0.02 and abs(first[1] - 0.3) < 0.02
 
+    # And with a finger (touch events, as on a tablet): a second stroke.
+    await mp.evaluate("document.querySelector('.docs-sheet canvas').scrollIntoView({block: 'start'})")
+    sheet = await mp.locator(".docs-sheet canvas").bounding_box()
+    cdp = await mp.context.new_cdp_session(mp)
+    tx, ty = sheet["x"] + sheet["width"] * 0.5, sheet["y"] + sheet["height"] * 0.5
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": tx, "y": ty}]})
+    for i in range(1, 11):
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": tx + i * 15, "y": ty - i * 8}]})
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    await expect(mp.locator(".docs-sheet")).to_have_attribute("data-saved", f"{did}/4/2")
+    _, saved = await get_json(hub, f"/api/documents/{did}/pages/4/annotations", member["token"])
+    assert len(saved["ink"]) == 2 and len(saved["ink"][1]["points"]) >= 5
+    assert abs(saved["ink"][1]["points"][0][0] - 0.5) < 0.02
+
     # The chair sees the member's receipt.
     await cp.locator(f'.docs-list li[data-document="{did}"] .docs-receipts-toggle').click()
     await expect(cp.locator(f'.docs-receipts li[data-participant="{member["id"]}"]')).to_have_attribute(
