@@ -126,3 +126,36 @@ async def test_ballot_whose_ack_was_lost_is_resent_after_reconnect_and_counted_o
     check = await resp.json()
     assert check["counted"] is True and check["choice"] == "不满意"
     await page.context.close()
+
+
+async def test_chair_opens_one_vote_per_department_from_the_panel(hub, browser):
+    mid = await hub.meeting()
+    city = await hub.site("市政府", "city")
+    departments = [await hub.site(name, "department", city["id"]) for name in ("市交通运输局", "市住建局")]
+    chair = await hub.participant(mid, "王主任", "chair")
+    member = await hub.participant(mid, "李委员", "member")
+    for department in departments:
+        await hub.participant(mid, f"{department['name']}局长", "respondent", department["id"])
+    chair_page = await open_page(browser, hub, chair["token"])
+    member_page = await open_page(browser, hub, member["token"], PHONE)
+
+    batch = chair_page.locator(".vote-open-batch")
+    await expect(batch).to_contain_text("2")
+    await batch.click()
+    cards = member_page.locator(".vote-open-card")
+    await expect(cards).to_have_count(2)
+    await expect(cards.locator("h3")).to_have_text(["满意度测评：市交通运输局", "满意度测评：市住建局"])
+    for index, choice in enumerate(["满意", "不满意"]):
+        card = cards.nth(index)
+        await card.locator(f".vote-option[data-choice='{choice}']").click()
+        await expect(card.locator(".vote-receipt")).to_be_visible()
+    chair_page.on("dialog", lambda dialog: dialog.accept())
+    for _ in range(2):
+        await chair_page.locator(".vote-close").first.click()
+        await expect(chair_page.locator(".vote-close")).to_have_count(1 - _)
+    verdicts = member_page.locator(".vote-result .vote-verdict")
+    await expect(verdicts).to_have_count(2)
+    await expect(member_page.locator(".vote-result h3")).to_have_text(["满意度测评：市住建局", "满意度测评：市交通运输局"])
+    await expect(verdicts).to_have_text(["不满意", "满意"])
+    for page in (chair_page, member_page):
+        await page.context.close()

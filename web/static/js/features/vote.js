@@ -211,6 +211,7 @@ class VotePanel {
     this.results = new Map(); // vote_id -> result
     this.sending = new Set(); // vote ids with a ballot in flight
     this.offset = 0; // server clock - local clock, in ms
+    this.lastTopic = null; // the inquiry topic whose departments a batch vote is about
     this.body = ctx.panel("vote", "title");
     this.body.classList.add("vote");
     this.timer = setInterval(() => this.tick(), 1000);
@@ -336,8 +337,17 @@ class VotePanel {
     if (!ack.ok) this.ctx.toast(this.ctx.t("failed", { reason: ack.error.message }), { kind: "error" });
   }
 
+  /** The departments of the inquiry topic just held (or open), else every respondent present in the roster. */
   respondents() {
-    return (this.ctx.state?.roster || []).filter((p) => p.role === "respondent");
+    const roster = this.ctx.state?.roster || [];
+    const topical = (this.lastTopic?.respondents || []).map((id) => roster.find((p) => p.id === id)).filter(Boolean);
+    return topical.length ? topical : roster.filter((p) => p.role === "respondent");
+  }
+
+  onInquiry(inquiry) {
+    // Remember the last topic: the vote comes right after it closes.
+    if (inquiry?.topic) this.lastTopic = inquiry.topic;
+    this.renderBatchButton();
   }
 
   async check(voteId, box) {
@@ -534,9 +544,12 @@ export default {
     ctx.on("vote:result", (data) => panel.onResult(data));
     // The batch button counts respondents: redraw the console when the roster changes.
     ctx.on("roster", () => panel.isChair && panel.renderBatchButton());
+    ctx.on("inquiry:state", (data) => panel.onInquiry(data));
+    panel.onInquiry(ctx.state?.inquiry);
     panel.load(ctx.state?.vote);
   },
   sync(ctx, state) {
+    panel?.onInquiry(state?.inquiry);
     panel?.load(state?.vote);
   },
   onLanguage() {
