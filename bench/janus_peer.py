@@ -167,6 +167,7 @@ class JanusServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=self._tmp.name,
+            preexec_fn=netns.die_with_parent,
         )
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=40))
         deadline = time.monotonic() + timeout

@@ -154,3 +154,15 @@ def drops_delta(a: dict[str, Any], b: dict[str, Any]) -> int:
     (sockets that appeared in between count from zero; closed ones are ignored)."""
     before = a["drops_by_inode"]
     return sum(max(0, d - before.get(ino, 0)) for ino, d in b["drops_by_inode"].items())
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for children: SIGTERM when the benchmark process dies,
+    so a killed run leaves no server behind (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except OSError:
+        pass

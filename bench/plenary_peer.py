@@ -64,6 +64,7 @@ class PlenaryServer:
             [sys.executable, os.path.join(HERE, "plenary_sfu_server.py"), "--port", str(self.port),
              "--media-addr", self.media_addr, "--max-seconds", "900"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
+            preexec_fn=netns.die_with_parent,
         )
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         deadline = time.monotonic() + timeout
