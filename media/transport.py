@@ -55,7 +55,7 @@ class Transport:
         self.send_rtp: Callable[[bytes], None] | None = None
         self.send_rtcp: Callable[[bytes], None] | None = None
         self.rtcp_ssrc = 0
-        self._hooked: set[int] = set()
+        self._hooked: list[object] = []  # DTLS transports already taken over
         self._on_connected = on_connected
         self._on_gone = on_gone
         # send role: which producer a received SSRC belongs to
@@ -81,9 +81,9 @@ class Transport:
         Call after each set*Description: aiortc may create transports then."""
         for t in self.pc.getTransceivers():
             dtls = t.receiver.transport
-            if id(dtls) in self._hooked:
+            if any(dtls is seen for seen in self._hooked):
                 continue
-            self._hooked.add(id(dtls))
+            self._hooked.append(dtls)
             rtp_in = self.rtp_in if self.role == "send" else self._rtp_ignored
             # Fast path: packets handled in the socket callback.  The
             # aiortc-level hooks stay as a backstop for anything queued.
