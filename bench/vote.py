@@ -1,6 +1,6 @@
 """Voting benchmark: 500 connected clients, 200 voters casting within one second.
 
-    .venv/bin/python bench/vote.py [--clients 500] [--voters 200] [--rounds 3] [--workers 3]
+    .venv/bin/python bench/vote.py [--clients 500] [--voters 200] [--rounds 5] [--workers 3] [--only one|two]
 
 For each configuration (one `plenary serve` process on PostgreSQL, then two
 processes on PostgreSQL + Redis with the clients spread over both), the
@@ -308,7 +308,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--voters", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--only", choices=["one", "two"], default=None)
     parser.add_argument("--pause", type=float, default=3.0, help="seconds between rounds")
