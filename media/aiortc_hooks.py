@@ -15,7 +15,6 @@ from typing import Any
 import time
 
 import aioice.ice
-import aioice.turn
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 from aiortc import sdp as aiortc_sdp
@@ -78,18 +77,19 @@ def install_rtcp_handler(dtls: RTCDtlsTransport, handler: RtcpHandler) -> None:
     dtls._handle_rtcp_data = handler  # type: ignore[method-assign]
 
 
-ProtectFn = Callable[[bytes | bytearray], "bytes | memoryview | None"]
+ProtectFn = Callable[[bytes | bytearray], "bytes | None"]
 
 
 def fast_protect(session: pylibsrtp.Session) -> ProtectFn | None:
     """SRTP-protect straight from a bytearray into the session's own buffer.
 
     pylibsrtp's `protect` wants `bytes` (one more copy), allocates a length
-    cell per call and copies the result out again: ~1 µs of the ~3 µs a
-    protect costs.  This calls libsrtp the same way with none of that, and
-    returns a view of the session buffer that is valid until the next
-    protect on this session (sendto consumes it at once).  None if
-    pylibsrtp's internals moved: callers then use `session.protect`."""
+    cell per call and checks its input: ~1 µs of the ~3 µs a protect costs.
+    This calls libsrtp the same way with none of that.  The result is
+    copied out as `bytes` (as cheap as a memoryview slice, immutable, and
+    not tracked by the garbage collector, whose full passes would otherwise
+    come round more often and stall the loop).  None if pylibsrtp's
+    internals moved: callers then use `session.protect`."""
     try:
         from pylibsrtp._binding import ffi, lib
 
@@ -101,9 +101,8 @@ def fast_protect(session: pylibsrtp.Session) -> ProtectFn | None:
     except (ImportError, AttributeError, TypeError):
         return None
     len_p = ffi.new("int *")
-    view = memoryview(buffer)
 
-    def protect(data: bytes | bytearray, _keep: object = session) -> memoryview | None:
+    def protect(data: bytes | bytearray, _keep: object = session) -> bytes | None:
         n = len(data)
         if n > limit:
             return None
@@ -111,7 +110,7 @@ def fast_protect(session: pylibsrtp.Session) -> ProtectFn | None:
         len_p[0] = n
         if srtp_protect(srtp, cdata, len_p):
             return None
-        return view[: len_p[0]]
+        return buffer[0 : len_p[0]]
 
     return protect
 
@@ -171,22 +170,18 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
     # an SRTP error) is dropped for this one subscriber: an exception here
     # would unwind into the publisher's receive path.
     if fast is not None:
-        # The fast path returns a view of the SRTP session's buffer, which the
-        # next protect overwrites.  asyncio's datagram transport sends (or
-        # copies) at once; a TURN relay transport sends from a task later, so
-        # it gets a copy.  Per-pair facts are cached until the pair changes.
-        current: list[Any] = [None, None, None, False]  # pair, sendto, addr, must copy
+        # sendto and the remote address are cached until the pair changes.
+        current: list[Any] = [None, None, None]  # pair, sendto, addr
 
         def send_rtp(data: bytes | bytearray) -> None:
             pair = nominated.get(1)
             if pair is None:
                 return
             if pair is not current[0]:
-                transport = pair.protocol.transport
-                current[:] = [pair, transport.sendto, pair.remote_addr, isinstance(transport, aioice.turn.TurnTransport)]
+                current[:] = [pair, pair.protocol.transport.sendto, pair.remote_addr]
             packet = fast(data)
             if packet is not None:
-                current[1](bytes(packet) if current[3] else packet, current[2])
+                current[1](packet, current[2])
 
     else:
         protect = srtp.protect
