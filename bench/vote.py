@@ -24,6 +24,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -284,6 +285,8 @@ async def run_config(label: str, processes: int, args) -> dict:
                 process.join()
         stop_nodes(nodes)
         await drop_database(db_name)
+        if not os.environ.get("PLENARY_BENCH_PROFILE"):  # keep the profiles to read
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def print_table(rows: list[dict], args) -> None:
