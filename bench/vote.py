@@ -238,6 +238,8 @@ async def run_config(label: str, processes: int, args) -> dict:
                                       namespace=NS, timeout=30)
             vote_id = opened["vote_id"]
             t0 = time.time() + 0.3
+            if os.environ.get("PLENARY_BENCH_TRACE"):
+                print(f"  round {round_no + 1} casts from {t0:.3f}", flush=True)
             for _, pipe in workers:
                 pipe.send(("cast", vote_id, t0, 1.0))
             round_casts = []
@@ -285,7 +287,7 @@ async def run_config(label: str, processes: int, args) -> dict:
                 process.join()
         stop_nodes(nodes)
         await drop_database(db_name)
-        if not os.environ.get("PLENARY_BENCH_PROFILE"):  # keep the profiles to read
+        if not (os.environ.get("PLENARY_BENCH_PROFILE") or os.environ.get("PLENARY_BENCH_KEEP")):  # logs to read
             shutil.rmtree(workdir, ignore_errors=True)
 
 
