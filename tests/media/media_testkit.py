@@ -111,6 +111,7 @@ class Subscriber:
         self.service, self.meeting, self.pid = service, meeting, pid
         self.pc = RTCPeerConnection(config())
         self.frames: dict[str, int] = {"audio": 0, "video": 0}
+        self.frames_by_track: dict[str, int] = {}  # msid track id = producer id
         self.first_frame: dict[str, float] = {}
         self.connected_at: float | None = None
         self._readers: list[asyncio.Task[None]] = []
@@ -129,6 +130,7 @@ class Subscriber:
             while True:
                 await track.recv()
                 self.frames[track.kind] += 1
+                self.frames_by_track[track.id] = self.frames_by_track.get(track.id, 0) + 1
                 self.first_frame.setdefault(track.kind, time.monotonic())
         except (MediaStreamError, asyncio.CancelledError):
             pass

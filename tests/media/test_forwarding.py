@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from media.service import MediaService
 from tests.media.media_testkit import MovingVideo, Publisher, Subscriber, Tone, wait_for
@@ -184,6 +185,39 @@ async def test_sender_reports_carry_true_counts(service: MediaService) -> None:
                     reported.add(sender.track.kind)
                     assert stat.packetsLost == 0
         assert reported == {"audio", "video"}
+    finally:
+        await sub.close()
+        await pub.close()
+
+
+async def test_camera_and_screen_together_then_unpublish(service: MediaService) -> None:
+    pub = Publisher(service, "cs", "alice")
+    pub.add(MovingVideo())
+    screen = pub.add(MovingVideo(width=480, height=270))
+    pub.add(Tone())
+    await pub.pc.setLocalDescription(await pub.pc.createOffer())
+    answer = await service.publish("cs", "alice", pub.pc.localDescription.sdp, {screen.mid: "screen"})
+    await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    tracks = {t.source: t for t in service.tracks("cs")}
+    assert set(tracks) == {"camera", "screen", "mic"}
+    sub = Subscriber(service, "cs", "bob")
+    try:
+        await sub.subscribe("all")
+        await wait_for(
+            lambda: all(sub.frames_by_track.get(tracks[s].id, 0) >= 15 for s in ("camera", "screen", "mic")),
+            20,
+            "both videos and the audio decoded",
+        )
+        assert {c["source"] for c in service.consumers("cs", "bob")} == {"camera", "screen", "mic"}
+
+        await service.unpublish("cs", "alice")
+        assert service.tracks("cs") == []
+        stats = service.stats()
+        assert stats["producers"] == 0 and stats["consumers"] == 0 and stats["transports"] == 1
+        # The subscriber is told by a new offer; its m-lines go inactive.
+        _, who, offer = service.test_offers[-1]
+        assert who == "bob" and "a=inactive" in offer and "a=sendonly" not in offer
+        await sub.apply_offer(offer)
     finally:
         await sub.close()
         await pub.close()
