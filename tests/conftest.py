@@ -169,7 +169,11 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 async def browser():
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
+
+    # Playwright's 5 s default is tight on a 2-core CI machine running
+    # servers, Chromium and peers at once; assertions still wait on events.
+    expect.set_options(timeout=15_000)
 
     async with async_playwright() as pw:
         instance = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
