@@ -43,6 +43,11 @@ async def read_json(request: web.Request, model: type[BaseModel]):
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise TooLarge("request body is too large") from None
+    return parse_json(raw, model)
+
+
+def parse_json(raw: bytes, model: type[BaseModel]):
+    """Validate a JSON document already read (e.g. under a tighter size limit)."""
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):

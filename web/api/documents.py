@@ -51,13 +51,12 @@ Extensions:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sessions import directory
 from sessions.documents import runtime, service, watermark
@@ -66,8 +65,8 @@ from sessions.errors import Forbidden, Invalid, NotFound, TooLarge
 from sessions.identity import Identity
 from sessions.roles import OPERATORS_AND_ADMIN, Role
 from signaling.handlers.documents import announce_shared
-from signaling.server import format_validation_error
 from web.auth import hub_of, identify, require_meeting_access
+from web.errors import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -342,17 +341,7 @@ async def save_annotations(request: web.Request) -> web.Response:
     identity, _viewer, doc = await _readable(request)
     participant_id = _own(identity)
     n = _page_number(request, doc.pages)
-    raw = await _read_limited(request, ANNOTATION_LIMIT)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise Invalid("body must be a JSON object")
-    try:
-        body = AnnotationsIn.model_validate(data)
-    except ValidationError as exc:
-        raise Invalid(format_validation_error(exc)) from None
+    body = parse_json(await _read_limited(request, ANNOTATION_LIMIT), AnnotationsIn)
     body.check_points()
     async with hub_of(request).db.transaction() as tx:
         updated_at = await service.save_annotation(tx, doc, participant_id, n, body.model_dump(mode="json"))

@@ -15,6 +15,7 @@
  * Page images are fetched with the bearer token (ctx.api) and shown as blob
  * URLs, so the token never sits in an <img src>.
  */
+import { el } from "../dom.js";
 
 const OPERATORS = new Set(["chair", "clerk"]);
 const CACHE_LIMIT = 24;
@@ -130,18 +131,6 @@ const STRINGS = {
   },
 };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
-}
 
 function injectStyle() {
   if (document.getElementById("docs-style")) return;

@@ -9,6 +9,7 @@
  * offset = server_time - local time at receipt, so the countdown is
  * duration_s - (local now + offset - started_at) whatever this device's clock says.
  */
+import { el } from "../dom.js";
 
 const OPERATORS = new Set(["chair", "clerk"]);
 const ASKERS = new Set(["member", "deputy"]);
@@ -143,19 +144,6 @@ const STRINGS = {
   },
 };
 
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key === "on") for (const [event, fn] of Object.entries(value)) node.addEventListener(event, fn);
-    else if (key in node && typeof value !== "string") node[key] = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 function clock(seconds) {
   const sign = seconds < 0 ? "-" : "";

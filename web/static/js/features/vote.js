@@ -14,6 +14,7 @@
  * only, the choice it was for) stays in sessionStorage so that the voter can
  * check, once the vote is closed, that it is in the published list.
  */
+import { el } from "../dom.js";
 
 const STYLE = `
 .vote { display: flex; flex-direction: column; gap: 16px; }
@@ -162,18 +163,6 @@ const OPTION_LABELS_EN = { "满意": "Satisfied", "基本满意": "Basically sat
 const DURATIONS = [0, 60, 120, 300, 600];
 const STORE = "plenary.vote.";
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 function injectStyle() {
   if (document.getElementById("vote-style")) return;
