@@ -63,7 +63,7 @@ from sessions.documents import runtime, service, watermark
 from sessions.documents.render import PageRenderer
 from sessions.errors import Forbidden, Invalid, NotFound, TooLarge
 from sessions.identity import Identity
-from sessions.roles import OPERATORS_AND_ADMIN, Role
+from sessions.roles import OPERATORS_AND_ADMIN
 from signaling.handlers.documents import announce_shared
 from web.auth import hub_of, identify, require_meeting_access
 from web.errors import parse_json
