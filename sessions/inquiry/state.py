@@ -1,7 +1,7 @@
 """The inquiry's state as plain values: what `fold` builds and clients see."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
