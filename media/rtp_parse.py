@@ -192,7 +192,3 @@ def unwrap_rtx(data: bytes | bytearray, hdr_len: int, pt: int, ssrc: int) -> byt
     U32.pack_into(out, 8, ssrc)
     return out
 
-
-def seq_newer(a: int, b: int) -> bool:
-    """True if 16-bit sequence number a is after b (RFC 1982 arithmetic)."""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000

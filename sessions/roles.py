@@ -14,7 +14,6 @@ class Role(StrEnum):
     OBSERVER = "observer"
 
 
-PARTICIPANT_ROLES = frozenset(r for r in Role if r is not Role.ADMIN)
 # The clerk operates for the chair: documents, recording, the queue.
 OPERATORS = frozenset({Role.CHAIR, Role.CLERK})
 OPERATORS_AND_ADMIN = OPERATORS | {Role.ADMIN}

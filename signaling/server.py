@@ -84,9 +84,6 @@ class MeetingNamespace(socketio.AsyncNamespace):
         self._callers: dict[str, Caller] = {}
         self._buckets: dict[str, _Bucket] = {}
 
-    def caller(self, sid: str) -> Caller | None:
-        return self._callers.get(sid)
-
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
             return await self.on_connect(*args)

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from sessions.errors import HubError, Invalid, NotFound, TooLarge
+from sessions.errors import HubError, Invalid, TooLarge
 from signaling.server import format_validation_error
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,3 @@ def parse_json(raw: bytes, model: type[BaseModel]):
     except ValidationError as exc:
         raise Invalid(format_validation_error(exc)) from None
 
-
-def not_found_handler() -> NotFound:
-    return NotFound("no such resource")

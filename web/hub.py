@@ -47,7 +47,6 @@ class Hub:
         self.namespace: MeetingNamespace | None = None
         self._tasks: set[asyncio.Task] = set()
         self._debounced: set[str] = set()
-        self._closing = False
 
     # -- events ---------------------------------------------------------------
 
@@ -147,7 +146,6 @@ class Hub:
             request_roster(self, meeting_id)
 
     async def close(self) -> None:
-        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
