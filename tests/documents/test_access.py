@@ -56,7 +56,9 @@ async def test_bad_page_requests_get_contract_errors(hub):
     mid = await hub.meeting()
     chair = await hub.participant(mid, "主任", "chair")
     _, doc = await upload(hub, mid, chair["token"], make_pdf(2))
-    for n, status, code in ((0, 404, "not_found"), (3, 404, "not_found"), ("abc", 400, "invalid"), ("-1", 400, "invalid")):
+    cases = ((0, 400, "invalid"), (3, 404, "not_found"), ("abc", 400, "invalid"), ("-1", 400, "invalid"),
+             ("%C2%B2", 400, "invalid"), ("%D9%A1", 400, "invalid"))
+    for n, status, code in cases:
         resp = await get_page(hub, doc["id"], n, chair["token"])
         assert resp.status == status, n
         assert (await resp.json())["error"]["code"] == code

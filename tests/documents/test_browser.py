@@ -26,7 +26,8 @@ async def _shows(page, did: str, n: int, pages: int = 5) -> None:
     await expect(img).to_have_attribute("data-page", str(n))
     await expect(img).to_have_attribute("data-document", did)
     await expect(page.locator(".docs-page-no")).to_have_text(f"{n} / {pages}")
-    assert await img.evaluate("i => i.complete && i.naturalWidth") == 1600
+    # data-page is set before the image has decoded: wait for the decode itself.
+    assert await img.evaluate("i => i.decode().then(() => i.naturalWidth)") == 1600
 
 
 async def test_member_page_follows_the_presenter(sqlite_hub, browser):

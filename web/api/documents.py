@@ -266,10 +266,11 @@ async def _readable(request: web.Request) -> tuple[Identity, service.Viewer, "se
 
 def _page_number(request: web.Request, pages: int) -> int:
     raw = request.match_info["n"]
-    if not raw.isdigit() or len(raw) > 6:
+    # ASCII only: str.isdigit() also takes "²" (int() then fails) and "١".
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
         raise Invalid("the page number must be a positive integer")
     n = int(raw)
-    if not 1 <= n <= pages:
+    if n > pages:
         raise NotFound(f"no page {n}; the document has {pages}")
     return n
 
