@@ -144,8 +144,10 @@ def install_fast_receive(
                         on_rtcp(srtp.unprotect_rtcp(data))
                     else:
                         on_rtp(srtp.unprotect(data), int(time.monotonic() * 1000))
-                except pylibsrtp.Error:
-                    pass  # replayed or forged: drop, as aiortc does
+                except (pylibsrtp.Error, ValueError):
+                    # Replayed or forged (Error), or over 1500 bytes
+                    # (ValueError): drop, as aiortc does; anyone can send these.
+                    pass
                 return
         original(data, component)
 

@@ -50,8 +50,11 @@ def rewrite_extensions(buf: bytearray, remap: bytes) -> int:
     if not buf[0] & 0x10:
         return -1
     start = 12 + 4 * (buf[0] & 0x0F)
+    if start + 4 > len(buf):
+        return -1
     profile = (buf[start] << 8) | buf[start + 1]
-    end = start + 4 + 4 * ((buf[start + 2] << 8) | buf[start + 3])
+    # A truncated packet may claim more extension words than it carries.
+    end = min(start + 4 + 4 * ((buf[start + 2] << 8) | buf[start + 3]), len(buf))
     pos = start + 4
     level = -1
     if profile == 0xBEDE:
@@ -67,7 +70,7 @@ def rewrite_extensions(buf: bytearray, remap: bytes) -> int:
             new_id = remap[ext_id]
             if new_id != ext_id:
                 buf[pos] = (new_id << 4) | (b & 0x0F)
-            if new_id == 2:
+            if new_id == 2 and pos + 1 < end:
                 level = buf[pos + 1]
             pos += 1 + size
     elif (profile & 0xFFF0) == 0x1000:
@@ -81,7 +84,7 @@ def rewrite_extensions(buf: bytearray, remap: bytes) -> int:
             if new_id == NEUTRAL_EXT_ID_ONE_BYTE:
                 new_id = NEUTRAL_EXT_ID_TWO_BYTE
             buf[pos] = new_id
-            if new_id == 2 and size >= 1:
+            if new_id == 2 and size >= 1 and pos + 2 < end:
                 level = buf[pos + 2]
             pos += 2 + size
     return level

@@ -485,8 +485,9 @@ class MediaService:
                 peer.free.clear()
                 transports = peer.transports()
                 peer.send = peer.recv = None
-                for transport in transports:
-                    await transport.close()
+                # Shielded: a leave cancelled half-way (close() gives up after
+                # 10 s) must still close every peer connection it took.
+                await asyncio.shield(asyncio.gather(*(t.close() for t in transports)))
         finally:
             # Even if cancelled half-way, the participant is gone for good.
             peer.gone = True

@@ -257,3 +257,14 @@ def test_switching_source_continues_the_stream() -> None:
     assert [h[4] for h in headers] == [555, 555, 555]
     assert [(h[2] - headers[0][2]) & 0xFFFF for h in headers] == [0, 1, 2]
     assert 0 < (headers[2][3] - headers[1][3]) & 0xFFFFFFFF < 90000
+
+
+def test_truncated_header_extension_is_ignored_not_raised() -> None:
+    from media.rtp_parse import rewrite_extensions
+
+    remap = bytes(range(16))
+    # One-byte extension block claiming 2 words, but the packet ends after 1 byte of it.
+    packet = bytearray([0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE, 0xDE, 0, 2, 0x20])
+    assert rewrite_extensions(packet, remap) == -1
+    # Header claims an extension but the packet stops inside the fixed header.
+    assert rewrite_extensions(bytearray([0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE]), remap) == -1
