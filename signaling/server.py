@@ -130,14 +130,17 @@ class MeetingNamespace(socketio.AsyncNamespace):
         if caller is None:
             return
         self.hub.metrics.connected_clients.dec()
+        # The row goes first, so a leave hook that asks "is this participant
+        # still connected anywhere?" sees the answer after this leave; two
+        # tabs closing together then cannot each count the other and skip.
+        async with self.hub.db.transaction() as tx:
+            await presence.disconnect(tx, sid)
         for feature in self.features:
             for hook in feature.leave_hooks:
                 try:
                     await hook(self.hub, caller)
                 except Exception:
                     log.exception("leave hook failed for %s", caller.participant_id)
-        async with self.hub.db.transaction() as tx:
-            await presence.disconnect(tx, sid)
         from signaling.handlers.presence import request_roster
 
         request_roster(self.hub, caller.meeting_id)

@@ -225,8 +225,8 @@ async def lower_hand_on_leave(hub: "Hub", caller: Caller) -> None:
     if caller.role not in (Role.MEMBER, Role.DEPUTY):
         return
     async with hub.db.read() as session:
-        # This connection's row is still there while leave hooks run.
-        if await presence.connection_count(session, caller.participant_id) > 1:
+        # This connection's row is gone before leave hooks run.
+        if await presence.connection_count(session, caller.participant_id) > 0:
             return
     state = await service_of(hub).current(caller.meeting_id)
     if caller.participant_id in state.queue:
