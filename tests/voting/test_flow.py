@@ -1,6 +1,7 @@
 """Open, cast, change, close and publish over real sockets, on both databases."""
 from __future__ import annotations
 
+from sessions import events as event_log
 from tests.helpers import wait_until
 
 
@@ -100,6 +101,10 @@ async def test_auto_close_at_closes_at(hub, clients):
     # Exactly one vote:result, whichever checker tick closed it.
     await wait_until(lambda: len([r for r in cc.received["vote:result"] if r["vote_id"] == vid]) == 1)
     assert len([r for r in vcs[0].received["vote:result"] if r["vote_id"] == vid]) == 1
+    # The log is where a second announcement would show for sure.
+    async with hub.hub.db.read() as session:
+        logged = await event_log.events_of(session, mid, types=("vote:result",))
+    assert [e.payload["vote_id"] for e in logged].count(vid) == 1
 
 
 async def test_batch_for_inquiry_respondents(hub, clients):

@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.vote_cluster import start_cluster, stop_nodes
 from sessions.identity import TokenService
+from sessions.models import MeetingEvent
 from voting.models import VoteBallot, VoteParticipation
 from tests.conftest import SECRET
 from tests.helpers import EventClient
+
+pytestmark = pytest.mark.multiprocess
 
 
 @pytest.fixture
@@ -76,6 +79,14 @@ async def test_voters_on_two_processes(cluster, pg_url, clients):
     engine = create_async_engine(pg_url)
     try:
         async with engine.connect() as conn:
+            # Both processes' checkers raced to close `timed`: one announcement in the log.
+            announced = await conn.scalar(
+                select(func.count()).select_from(MeetingEvent).where(
+                    MeetingEvent.meeting_id == mid, MeetingEvent.type == "vote:result",
+                    MeetingEvent.payload["vote_id"].as_string() == timed,
+                )
+            )
+            assert announced == 1
             for vote_id, n in ((vid, 20), (timed, 2)):
                 parts = await conn.scalar(select(func.count()).select_from(VoteParticipation)
                                           .where(VoteParticipation.vote_id == vote_id))
