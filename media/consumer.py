@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from . import rtcp
 from .rtp_parse import SEQ_TS_SSRC, U16
 
+# Packets one NACK may have retransmitted (the rest wait for the next NACK).
+MAX_RETRANSMIT_PER_NACK = 64
+
 if TYPE_CHECKING:
     from .producer import Producer
 
@@ -199,7 +202,9 @@ class Consumer:
         if send is None:
             return
         segments = self._segments
-        for oseq in lost:
+        # One compound NACK may name ~1000 packets; answering them all in the
+        # datagram callback would stall the loop for every other site.
+        for oseq in lost[:MAX_RETRANSMIT_PER_NACK]:
             if ((self.last_seq - oseq) & 0xFFFF) >= 0x8000:
                 continue  # not sent yet
             # The newest segment starting at or before oseq holds its offsets.

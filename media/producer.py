@@ -182,8 +182,15 @@ class Producer:
                         d = -d
                     self._jitter += (d - self._jitter) / 16.0
                 self._last_transit = transit
-            elif self._missing:
-                self._missing.pop(seq, None)  # a repair arrived
+            else:
+                # Late: a repair, or a second copy (RTX answering both a NACK
+                # and its retry). A seq already cached was forwarded once.
+                if self._cache is not None:
+                    held = self._cache[seq & CACHE_MASK]
+                    if held is not None and held[0] == seq:
+                        return
+                if self._missing:
+                    self._missing.pop(seq, None)  # a repair arrived
         self._received += 1
 
         buf = bytearray(data)

@@ -268,3 +268,21 @@ def test_truncated_header_extension_is_ignored_not_raised() -> None:
     assert rewrite_extensions(packet, remap) == -1
     # Header claims an extension but the packet stops inside the fixed header.
     assert rewrite_extensions(bytearray([0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE]), remap) == -1
+
+
+def test_a_late_second_copy_is_forwarded_once_and_nacks_are_bounded() -> None:
+    p = _video_producer()
+    sent: list[bytes] = []
+    c = _consumer(p, sent)
+    p.receive(rtp(10, 1000, VP8_KEY), 0)
+    p.receive(rtp(12, 1000, VP8_CONT), 1)  # 11 lost on the uplink
+    p.receive(rtp(11, 1000, VP8_CONT), 40)  # the repair
+    p.receive(rtp(11, 1000, VP8_CONT), 60)  # the same repair again (RTX answering a retry)
+    seqs = [HEADER.unpack_from(x)[2] for x in sent]
+    assert len(seqs) == 3 and len(set(seqs)) == 3
+
+    for n in range(13, 300):
+        p.receive(rtp(n, 1000 + n, VP8_CONT), n)
+    sent.clear()
+    c.on_nack([(c.last_seq - i) & 0xFFFF for i in range(200)])
+    assert len(sent) == 64  # the rest wait for the subscriber's next NACK
