@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import socket
 import time
 
 import aioice.ice
@@ -31,6 +32,7 @@ REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated", "data_received")
 REQUIRED_SENDER_ATTRS = ("_ssrc", "_rtx_ssrc", "_stream_id", "_send_rtcp")
 REQUIRED_TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 REQUIRED_SRTP_SESSION_ATTRS = ("_srtp", "_cdata", "_buffer")
+REQUIRED_DATAGRAM_TRANSPORT_ATTRS = ("_sock",)  # asyncio's selector datagram transport
 
 
 # --- loopback candidates -------------------------------------------------
@@ -155,46 +157,82 @@ def install_fast_receive(
     connection.data_received = data_received
 
 
+def srtp_protect_address() -> int | None:
+    """Address of the srtp_protect inside pylibsrtp's binding, for media/fanout.c
+    (which must use the same libsrtp as the sessions aiortc made)."""
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        return int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
+    except (ImportError, AttributeError):
+        return None
+
+
+def srtp_context_address(session: pylibsrtp.Session) -> int | None:
+    """Address of a pylibsrtp session's srtp_t (valid while `session` lives)."""
+    try:
+        from pylibsrtp._binding import ffi
+
+        return int(ffi.cast("uintptr_t", session._srtp[0]))
+    except (ImportError, AttributeError, TypeError):
+        return None
+
+
+def outbound_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, socket.socket, tuple[Any, ...]] | None:
+    """(outbound SRTP session, socket, remote address) of a connected
+    transport's nominated ICE pair, for the compiled fan-out.
+
+    aioice nominates once and aiortc does no ICE restart, so the route holds
+    for the transport's life."""
+    srtp = dtls._tx_srtp
+    if srtp is None or dtls.state != "connected":
+        return None
+    pair = dtls._transport._connection._nominated.get(1)
+    if pair is None:
+        return None
+    return srtp, _raw_socket(pair), pair.remote_addr
+
+
+def _raw_socket(pair: Any) -> socket.socket:
+    """The socket under an ICE candidate pair's asyncio datagram transport
+    (get_extra_info("socket") gives a wrapper without sendto)."""
+    return pair.protocol.transport._sock
+
+
 def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
     """Return synchronous (send_rtp, send_rtcp) functions for a connected
     transport: protect with its SRTP session, sendto on the nominated ICE pair.
 
     Skips aiortc's `_send_rtp` coroutine (and its await chain) on the hot
-    path.  Returns None if the transport is not connected yet."""
+    path, and asyncio's transport.sendto too: that one only adds Python
+    checks and a write buffer, and a media packet that finds the socket's
+    send buffer full is better dropped (the subscriber NACKs it) than queued
+    behind newer ones.  Returns None if the transport is not connected yet."""
     srtp = dtls._tx_srtp
     if srtp is None or dtls.state != "connected":
         return None
     nominated: dict[int, Any] = dtls._transport._connection._nominated
     protect_rtcp = srtp.protect_rtcp
     fast = fast_protect(srtp)
+    protect = fast if fast is not None else _checked_protect(srtp)
+    # (pair, socket.sendto, remote address), refreshed when the pair changes.
+    current: list[Any] = [None, None, None]
 
-    # A packet SRTP refuses (too long for pylibsrtp's 1500-byte buffer, or
-    # an SRTP error) is dropped for this one subscriber: an exception here
-    # would unwind into the publisher's receive path.
-    if fast is not None:
-        # sendto and the remote address are cached until the pair changes.
-        current: list[Any] = [None, None, None]  # pair, sendto, addr
-
-        def send_rtp(data: bytes | bytearray) -> None:
-            pair = nominated.get(1)
+    def send_rtp(data: bytes | bytearray) -> None:
+        # A packet SRTP refuses (too long, or an SRTP error) or the socket
+        # refuses (buffer full, closed) is dropped for this one subscriber:
+        # an exception here would unwind into the publisher's receive path.
+        pair = nominated.get(1)
+        if pair is not current[0]:
             if pair is None:
                 return
-            if pair is not current[0]:
-                current[:] = [pair, pair.protocol.transport.sendto, pair.remote_addr]
-            packet = fast(data)
-            if packet is not None:
+            current[:] = [pair, _raw_socket(pair).sendto, pair.remote_addr]
+        packet = protect(data)
+        if packet is not None:
+            try:
                 current[1](packet, current[2])
-
-    else:
-        protect = srtp.protect
-
-        def send_rtp(data: bytes | bytearray) -> None:
-            pair = nominated.get(1)
-            if pair is not None:
-                try:
-                    pair.protocol.transport.sendto(protect(bytes(data)), pair.remote_addr)
-                except (pylibsrtp.Error, ValueError):
-                    pass
+            except OSError:
+                pass
 
     def send_rtcp(data: bytes) -> None:
         pair = nominated.get(1)
@@ -205,6 +243,18 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
                 pass
 
     return send_rtp, send_rtcp
+
+
+def _checked_protect(session: pylibsrtp.Session) -> ProtectFn:
+    """pylibsrtp's public protect, for when its internals moved."""
+
+    def protect(data: bytes | bytearray) -> bytes | None:
+        try:
+            return session.protect(bytes(data))
+        except (pylibsrtp.Error, ValueError):
+            return None
+
+    return protect
 
 
 # --- senders / transceivers -------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import rtcp
+from .fastpath import Link, Out
 from .rtp_parse import SEQ_TS_SSRC, U16
 
 # Packets one NACK may have retransmitted (the rest wait for the next NACK).
@@ -41,26 +42,29 @@ class Consumer:
         self.participant_id = participant_id  # the subscriber
         self.mid = mid
         self.kind = producer.kind
-        self.ssrc = ssrc
         self.rtx_ssrc = rtx_ssrc
+        # The rewriting state and counters live in a C struct that the
+        # compiled fan-out updates in place (see media/fastpath.py).
+        self._out = Out(ssrc)
+        self._o = self._out.c
         # Negotiated with the subscriber; set by configure() after the answer.
-        self.pt = 0
         self.rtx_pt: int | None = None
         self.nack_enabled = False
         self._configured = False
         self.closed = False
         self.paused = False
         # Sending is possible only once negotiated and the DTLS is connected.
+        # Retransmissions go through _send; forwarding through the link (C),
+        # or through _send where no link could be made.
         self._send: SendFn | None = None
         self.rtcp_out: SendFn | None = None
         self.rtcp_ssrc = 0
-        # Test hook: return True to drop the packet with this output seq.
-        self.drop_hook: Callable[[int], bool] | None = None
+        self._drop_hook: Callable[[int], bool] | None = None
+        # True while the producer hands this consumer its packets from C.
+        self.steady = False
 
         self.waiting_keyframe = False
         self._need_sync = True
-        self.seq_off = 0
-        self.ts_off = 0
         if continue_from is not None and continue_from.last_seq >= 0:
             # Same SSRC on a recycled transceiver: continue its numbering.
             self.last_seq = continue_from.last_seq
@@ -68,29 +72,69 @@ class Consumer:
             self.last_ms = continue_from.last_ms
             self.rtx_seq = continue_from.rtx_seq
         else:
-            self.last_seq = -1
             self.last_ts = random.getrandbits(32)
-            self.last_ms = 0
             self.rtx_seq = random.getrandbits(15)
         self.sync_seq = 0  # first output seq since the last resync
         # (first output seq, seq_off, ts_off, producer) of recent segments, newest last,
         # so NACKs for packets sent before a resync can still be answered.
         self._segments: list[tuple[int, int, int, Producer]] = []
 
-        # counters
-        self.packets = 0
-        self.octets = 0
+        # counters kept in Python (the per-packet ones are in the C struct)
         self.dropped = 0
         self.retransmissions = 0
         self.nacks_received = 0
         self.plis_received = 0
         self.remb_bps: int | None = None
         self.remb_mono = 0.0
-        self.fraction_lost = 0
+        self.fraction_lost = 0  # from the subscriber's receiver reports
+
+    # -- state shared with the compiled fan-out ------------------------------
+    ssrc = property(lambda self: int(self._o.ssrc))
+    pt = property(lambda self: int(self._o.pt))
+    seq_off = property(lambda self: int(self._o.seq_off))
+    ts_off = property(lambda self: int(self._o.ts_off))
+    packets = property(lambda self: int(self._o.packets))
+    octets = property(lambda self: int(self._o.octets))
+
+    @property
+    def last_seq(self) -> int:
+        """Output seq of the newest packet sent, -1 before the first."""
+        return int(self._o.last_seq)
+
+    @last_seq.setter
+    def last_seq(self, value: int) -> None:
+        self._o.last_seq = value
+
+    @property
+    def last_ts(self) -> int:
+        return int(self._o.last_ts)
+
+    @last_ts.setter
+    def last_ts(self, value: int) -> None:
+        self._o.last_ts = value
+
+    @property
+    def last_ms(self) -> int:
+        return int(self._o.last_ms)
+
+    @last_ms.setter
+    def last_ms(self, value: int) -> None:
+        self._o.last_ms = value
+
+    @property
+    def drop_hook(self) -> Callable[[int], bool] | None:
+        """Test hook: return True to drop the packet with this output seq.
+        Its packets take the Python path, where the hook can see them."""
+        return self._drop_hook
+
+    @drop_hook.setter
+    def drop_hook(self, hook: Callable[[int], bool] | None) -> None:
+        self._drop_hook = hook
+        self._steady_changed()
 
     # -- lifecycle ----------------------------------------------------------
     def configure(self, pt: int, rtx_pt: int | None, nack: bool) -> None:
-        self.pt = pt
+        self._o.pt = pt
         self.rtx_pt = rtx_pt
         self.nack_enabled = nack
         self._configured = True
@@ -99,31 +143,39 @@ class Consumer:
     def active(self) -> bool:
         return self._send is not None and not self.paused and not self.closed
 
-    def set_sender(self, send_rtp: SendFn | None, send_rtcp: SendFn | None, rtcp_ssrc: int) -> None:
-        """Enable sending (transport connected and answer applied) or stop it."""
+    def set_sender(
+        self, send_rtp: SendFn | None, send_rtcp: SendFn | None, rtcp_ssrc: int, link: Link | None = None
+    ) -> None:
+        """Enable sending (transport connected and answer applied) or stop it.
+        `link` lets the compiled fan-out send for this consumer."""
         was_active = self.active
         self._send = send_rtp if self._configured else None
+        self._out.attach(link if self._send is not None else None)
         self.rtcp_out = send_rtcp
         self.rtcp_ssrc = rtcp_ssrc
         if self.active and not was_active:
             self._start_sync()
+        self._steady_changed()
 
     def pause(self) -> None:
         if not self.paused:
             self.paused = True
             self._set_waiting(False)
+            self._steady_changed()
 
     def resume(self) -> None:
         if self.paused:
             self.paused = False
             if self.active:
                 self._start_sync()
+            self._steady_changed()
 
     def resync(self) -> None:
         """Upstream discontinuity (floor regained, source switched): start a
         fresh segment that continues this consumer's numbering."""
         if self.active:
             self._start_sync()
+            self._steady_changed()
 
     def _start_sync(self) -> None:
         self._need_sync = True
@@ -137,6 +189,19 @@ class Consumer:
             self.waiting_keyframe = waiting
             self.producer.waiting_keyframe += 1 if waiting else -1
 
+    def _steady_changed(self) -> None:
+        """Steady: synced, sending, nothing to look at per packet.  Only then
+        may the producer hand this consumer its packets from C."""
+        steady = (
+            self.active
+            and not self._need_sync
+            and self._drop_hook is None
+            and self._out.link is not None
+        )
+        if steady != self.steady:
+            self.steady = steady
+            self.producer.regroup()
+
     def close(self) -> None:
         if self.closed:
             return
@@ -144,12 +209,16 @@ class Consumer:
         self.closed = True
         self._send = None
         self.rtcp_out = None
+        self._out.attach(None)
+        self.steady = False
         self.producer._detach(self)
 
-    # -- hot path -----------------------------------------------------------
+    # -- per-packet path outside steady state --------------------------------
     def forward(
         self, buf: bytearray, marker: int, seq: int, ts: int, plen: int, keyframe: bool, now_ms: int
     ) -> None:
+        """A packet for a consumer not (yet) in its producer's C table:
+        wait for a keyframe, start a segment, apply the test hook."""
         send = self._send
         if send is None or self.paused:
             return
@@ -159,38 +228,57 @@ class Consumer:
                     return
                 self._set_waiting(False)
             self._sync(seq, ts, now_ms)
-        oseq = (seq + self.seq_off) & 0xFFFF
-        ots = (ts + self.ts_off) & 0xFFFFFFFF
-        buf[1] = marker | self.pt
-        SEQ_TS_SSRC.pack_into(buf, 2, oseq, ots, self.ssrc)
-        if ((oseq - self.last_seq) & 0xFFFF) < 0x8000:
-            self.last_seq = oseq
-            self.last_ts = ots
-            self.last_ms = now_ms
-        self.packets += 1
-        self.octets += plen
-        if self.drop_hook is not None and self.drop_hook(oseq):
-            self.dropped += 1
-            return
-        send(buf)
+        if self._drop_hook is not None:
+            oseq = (seq + self._o.seq_off) & 0xFFFF
+            if self._drop_hook(oseq):
+                # Counted as sent (lost on the wire), so NACKs can ask for it.
+                self._advance(oseq, (ts + self._o.ts_off) & 0xFFFFFFFF, plen, now_ms)
+                self.dropped += 1
+                return
+        if self._out.link is not None:
+            self._out.send(buf, marker, seq, ts, plen, now_ms)
+        else:
+            self._rewrite(buf, marker, seq, ts, plen, now_ms)
+            send(buf)
+        if not self.steady:
+            self._steady_changed()
+
+    def _rewrite(self, buf: bytearray, marker: int, seq: int, ts: int, plen: int, now_ms: int) -> None:
+        """What media/fanout.c does to a packet, for consumers without a link."""
+        o = self._o
+        oseq = (seq + o.seq_off) & 0xFFFF
+        ots = (ts + o.ts_off) & 0xFFFFFFFF
+        buf[1] = marker | o.pt
+        SEQ_TS_SSRC.pack_into(buf, 2, oseq, ots, o.ssrc)
+        self._advance(oseq, ots, plen, now_ms)
+
+    def _advance(self, oseq: int, ots: int, plen: int, now_ms: int) -> None:
+        o = self._o
+        if o.last_seq < 0 or ((oseq - o.last_seq) & 0xFFFF) < 0x8000:
+            o.last_seq = oseq
+            o.last_ts = ots
+            o.last_ms = now_ms
+        o.packets += 1
+        o.octets += plen
 
     def _sync(self, seq: int, ts: int, now_ms: int) -> None:
-        if self.last_seq < 0:
+        o = self._o
+        if o.last_seq < 0:
             next_seq = random.getrandbits(15)
-            next_ts = self.last_ts
+            next_ts = o.last_ts
         else:
-            next_seq = (self.last_seq + 1) & 0xFFFF
+            next_seq = (o.last_seq + 1) & 0xFFFF
             # Advance the timestamp by the wall time of the gap so players
             # keep their clock; at least one tick so it never repeats.
-            gap = max(1, (now_ms - self.last_ms) * self.producer.clock_rate // 1000)
-            next_ts = (self.last_ts + gap) & 0xFFFFFFFF
-        self.seq_off = (next_seq - seq) & 0xFFFF
-        self.ts_off = (next_ts - ts) & 0xFFFFFFFF
+            gap = max(1, (now_ms - o.last_ms) * self.producer.clock_rate // 1000)
+            next_ts = (o.last_ts + gap) & 0xFFFFFFFF
+        o.seq_off = (next_seq - seq) & 0xFFFF
+        o.ts_off = (next_ts - ts) & 0xFFFFFFFF
         self.sync_seq = next_seq
-        self._segments.append((next_seq, self.seq_off, self.ts_off, self.producer))
+        self._segments.append((next_seq, o.seq_off, o.ts_off, self.producer))
         if len(self._segments) > 4:
             del self._segments[0]
-        self.last_seq = (next_seq - 1) & 0xFFFF
+        o.last_seq = (next_seq - 1) & 0xFFFF
         self._need_sync = False
 
     # -- RTCP from the subscriber -------------------------------------------
@@ -263,4 +351,5 @@ class Consumer:
             "nacks_received": self.nacks_received,
             "plis_received": self.plis_received,
             "waiting_keyframe": self.waiting_keyframe,
+            "fraction_lost": self.fraction_lost,
         }

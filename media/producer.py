@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import rtcp
+from .fastpath import EMPTY, Table
 from .rtp_parse import (
     HEADER,
     h264_is_keyframe_start,
@@ -79,6 +80,9 @@ class Producer:
             vp8_is_keyframe_start if name == "video/vp8" else h264_is_keyframe_start if name == "video/h264" else None
         )
         self._consumers: list[Consumer] = []
+        # Steady consumers get each packet from C; the rest go through Python.
+        self._table: Table = EMPTY
+        self._unsteady: list[Consumer] = []
         self._taps: list[Tap] = []
         # Consumers holding video until a keyframe (maintained by Consumer).
         self.waiting_keyframe = 0
@@ -109,7 +113,6 @@ class Producer:
         self.sr_rtp = 0
         self.sr_mono = 0.0
         self._lsr = 0
-        self._lsr_mono = 0.0
 
         # audio level accumulator, drained by the router each tick
         self.level_sum = 0
@@ -132,12 +135,22 @@ class Producer:
 
     def _attach(self, consumer: Consumer) -> None:
         self._consumers.append(consumer)
+        self.regroup()
 
     def _detach(self, consumer: Consumer) -> None:
         try:
             self._consumers.remove(consumer)
         except ValueError:
             pass
+        self.regroup()
+
+    def regroup(self) -> None:
+        """Split consumers into the C table and the Python list; called when
+        one joins, leaves or changes state (never per packet).  Both are
+        replaced, not mutated, so a loop over the old ones stays valid."""
+        steady = [c for c in self._consumers if c.steady]
+        self._table = Table([c._out for c in steady]) if steady else EMPTY
+        self._unsteady = [c for c in self._consumers if not c.steady]
 
     def add_tap(self, callback: Tap) -> Callable[[], None]:
         """Observe every packet as published (decrypted, before per-consumer
@@ -208,13 +221,16 @@ class Producer:
             self._run_taps(data)
         if not self.forwarding:
             return
-        keyframe = False
-        if self.waiting_keyframe and self._keyframe_fn is not None:
-            keyframe = self._keyframe_fn(buf, hdr_len)
-            if keyframe:
-                self.keyframes += 1
-        for consumer in self._consumers:
-            consumer.forward(buf, marker, seq, ts, plen, keyframe, arrival_ms)
+        if self._table.size:
+            self._table.fanout(buf, marker, seq, ts, plen, arrival_ms)
+        if self._unsteady:
+            keyframe = False
+            if self.waiting_keyframe and self._keyframe_fn is not None:
+                keyframe = self._keyframe_fn(buf, hdr_len)
+                if keyframe:
+                    self.keyframes += 1
+            for consumer in self._unsteady:
+                consumer.forward(buf, marker, seq, ts, plen, keyframe, arrival_ms)
 
     def _run_taps(self, data: bytes) -> None:
         # A broken observer (e.g. a recorder) must not stop the forwarding.
@@ -289,7 +305,6 @@ class Producer:
         self.sr_rtp = rtp_ts
         self.sr_mono = time.monotonic()
         self._lsr = (ntp >> 16) & 0xFFFFFFFF
-        self._lsr_mono = self.sr_mono
 
     def receiver_info(self) -> rtcp.RtcpReceiverInfo | None:
         if self.ssrc is None or self._max_seq < 0:
@@ -304,7 +319,7 @@ class Producer:
         fraction = 0 if exp_int <= 0 or lost_int <= 0 else min(255, (lost_int << 8) // exp_int)
         dlsr = 0
         if self._lsr:
-            dlsr = int((time.monotonic() - self._lsr_mono) * 65536) & 0xFFFFFFFF
+            dlsr = int((time.monotonic() - self.sr_mono) * 65536) & 0xFFFFFFFF
         return rtcp.RtcpReceiverInfo(
             ssrc=self.ssrc,
             fraction_lost=fraction,
@@ -320,6 +335,8 @@ class Producer:
         self.closed = True
         self._taps.clear()
         self._cache = None
+        self._table = EMPTY
+        self._unsteady = []
         self.rtcp_out = None
 
     def stats(self) -> dict:

@@ -410,7 +410,7 @@ class MediaService:
                     continue
                 consumer.configure(primary.payloadType, rtx_pt, negotiation.has_nack(primary))
                 if transport.connected:
-                    consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc)
+                    consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc, transport.link)
             dirty = peer.dirty
         if dirty:
             await self._renegotiate(peer)
@@ -455,7 +455,7 @@ class MediaService:
                 producer.rtcp_out, producer.rtcp_ssrc = transport.send_rtcp, transport.rtcp_ssrc
         elif transport is peer.recv:
             for consumer in peer.consumers.values():
-                consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc)
+                consumer.set_sender(transport.send_rtp, transport.send_rtcp, transport.rtcp_ssrc, transport.link)
 
     def _transport_gone(self, peer: Peer, transport: Transport) -> None:
         """ICE consent expired or DTLS closed/failed: the participant's media

@@ -18,6 +18,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from . import aiortc_hooks as hooks
 from . import rtcp
+from .fastpath import Link
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -54,6 +55,8 @@ class Transport:
         self.closed = False
         self.send_rtp: Callable[[bytes], None] | None = None
         self.send_rtcp: Callable[[bytes], None] | None = None
+        # recv role: where the compiled fan-out sends this subscriber's packets
+        self.link: Link | None = None
         self.rtcp_ssrc = 0
         self._hooked: list[object] = []  # DTLS transports already taken over
         self._on_connected = on_connected
@@ -101,11 +104,31 @@ class Transport:
             senders = hooks.make_sender(dtls) if dtls is not None else None
             if senders is not None:
                 self.send_rtp, self.send_rtcp = senders
+                if self.role == "recv":
+                    self.link = self._make_link(dtls)
                 self._on_connected(self)
         elif state in ("failed", "closed"):
             self.send_rtp = self.send_rtcp = None
+            self._close_link()
             if not self.closed:
                 self._on_gone(self)
+
+    @staticmethod
+    def _make_link(dtls: object) -> Link | None:
+        route = hooks.outbound_route(dtls)  # type: ignore[arg-type]
+        if route is None:
+            return None
+        try:
+            return Link(*route)
+        except (OSError, ValueError):
+            # Consumers then forward through send_rtp (Python): slower, same packets.
+            logger.warning("no compiled fan-out for this transport", exc_info=True)
+            return None
+
+    def _close_link(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
 
     # -- publisher side: the hot entry point -------------------------------------
     async def _on_rtp_publisher(self, data: bytes, arrival_time_ms: int) -> None:
@@ -220,6 +243,7 @@ class Transport:
             return
         self.closed = True
         self.send_rtp = self.send_rtcp = None
+        self._close_link()
         self.producers_by_ssrc.clear()
         self.rtx_by_ssrc.clear()
         self.consumers_by_ssrc.clear()

@@ -49,6 +49,7 @@ async def test_private_names_exist() -> None:
         assert hooks.transceiver_codecs(t) and isinstance(hooks.transceiver_header_extensions(t), list)
         assert hooks.pc_dtls_transport(pc) is dtls
         assert hooks.make_sender(dtls) is None  # not connected
+        assert hooks.outbound_route(dtls) is None
         connection = dtls.transport._connection
         hooks.install_fast_receive(dtls, lambda data, ms: None, lambda data: None)
         assert connection.data_received.plenary_fast
@@ -94,3 +95,38 @@ def test_fast_protect_matches_pylibsrtp() -> None:
         packet = bytearray(b"\x80\x60" + seq.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x02" + os.urandom(1100))
         assert fast(packet) == reference.protect(bytes(packet))
     assert fast(bytearray(1500)) is None  # too long for the buffer: dropped, not raised
+
+
+async def test_datagram_transport_exposes_its_socket() -> None:
+    """make_sender sends on the raw socket under asyncio's datagram transport."""
+    import asyncio
+    import socket
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    try:
+        for name in hooks.REQUIRED_DATAGRAM_TRANSPORT_ATTRS:
+            assert hasattr(transport, name), f"asyncio datagram transport .{name} moved"
+
+        class Pair:  # the shape of an aioice CandidatePair
+            protocol = type("P", (), {"transport": transport})()
+
+        sock = hooks._raw_socket(Pair())
+        assert isinstance(sock, socket.socket) and sock.fileno() == transport.get_extra_info("socket").fileno()
+    finally:
+        transport.close()
+
+
+def test_compiled_fanout_reaches_pylibsrtp() -> None:
+    """media/fanout.c calls the srtp_protect inside pylibsrtp's binding on
+    sessions pylibsrtp made; both addresses must still be reachable."""
+    import os
+
+    import pylibsrtp
+
+    from media import fastpath
+
+    assert hooks.srtp_protect_address()
+    session = pylibsrtp.Session(pylibsrtp.Policy(key=os.urandom(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    assert hooks.srtp_context_address(session)
+    assert fastpath.lib is not None

@@ -41,6 +41,10 @@ async def test_publish_and_subscribers_decode(service: MediaService, codec: str)
         # Packets were handled in the socket callback, not via aiortc's queue.
         send_transport = service._peers[("m1", "alice")].send
         assert send_transport.slow_path_packets == 0 and send_transport.malformed == 0
+        # Steady consumers were fed by the compiled fan-out, not per packet in Python.
+        router = service.router("m1")
+        assert all(c.steady for c in router.consumers.values())
+        assert all(p._table.size == len(p.consumers) == 2 for p in router.producers.values())
         # Each subscriber got only the publisher's tracks, by mid.
         for sub in subs:
             mapping = service.consumers("m1", sub.pid)

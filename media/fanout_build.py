@@ -1,0 +1,50 @@
+"""cffi build script for media/fanout.c (the compiled `media._fanout`).
+
+Built by `pip install` (setup.py's cffi_modules); media/fastpath.py loads it."""
+
+from pathlib import Path
+
+from cffi import FFI
+
+# pylibsrtp refuses packets over 1500 bytes; so do we.
+MAX_PACKET = 1500
+
+CDEF = """
+struct plenary_link {
+    void *srtp;             /* srtp_t of the subscriber's outbound session; NULL: closed */
+    int fd;                 /* our own dup of the subscriber's ICE socket */
+    int addrlen;
+    unsigned char addr[28]; /* struct sockaddr_in or sockaddr_in6 */
+    uint64_t errors;        /* packets SRTP or the socket refused */
+};
+
+struct plenary_out {
+    struct plenary_link *link;
+    uint32_t ssrc;
+    uint32_t ts_off;
+    uint16_t seq_off;
+    uint8_t pt;
+    int32_t last_seq;       /* -1 before the first packet */
+    uint32_t last_ts;
+    int64_t last_ms;
+    uint64_t packets;
+    uint64_t octets;
+};
+
+void plenary_set_protect(void *fn);
+int plenary_fanout(struct plenary_out **outs, int n, const uint8_t *packet, int length,
+                   int marker, int seq, uint32_t ts, int payload_length, int64_t now_ms);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "media._fanout",
+    CDEF.split("void plenary_set_protect")[0]
+    + f"#define PLENARY_MAX_PACKET {MAX_PACKET}\n"
+    + (Path(__file__).with_name("fanout.c")).read_text(),
+    extra_compile_args=["-O2"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)
