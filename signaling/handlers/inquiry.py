@@ -164,15 +164,12 @@ def clock_of(hub: "Hub") -> InquiryClock:
         async def publish(logged: LoggedEvent, state: InquiryState) -> None:
             await broadcast_state(hub, logged, state)
 
-        clock = _clocks[hub] = InquiryClock(service_of(hub), publish, lambda mid: router_of(hub, mid))
+        def set_allowlist(meeting_id: str, participant_ids: set[str] | None) -> None:
+            if hub.media is not None:
+                hub.media.set_audio_allowlist(meeting_id, participant_ids)
+
+        clock = _clocks[hub] = InquiryClock(service_of(hub), publish, set_allowlist)
     return clock
-
-
-def router_of(hub: "Hub", meeting_id: str):
-    media = hub.media
-    if media is None or not hasattr(media, "router"):
-        return None
-    return media.router(meeting_id)
 
 
 def state_body(state: InquiryState) -> dict:

@@ -175,3 +175,28 @@ async def test_floor_control_reaches_the_routers_of_another_process(aiohttp_clie
         await wait_until(lambda: router_b.audio_allowlist is None, timeout=5)
     finally:
         aiortc_hooks.disable_loopback_candidates()
+
+
+async def test_a_router_made_after_floor_control_starts_with_it(sqlite_hub, clients):
+    """Floor control switched on while nobody has media: the meeting's first
+    router, made later, must not forward every microphone until a clock tick."""
+    hub = sqlite_hub
+    mid = await hub.meeting()
+    people = {key: await hub.participant(mid, key, role) for key, role in (
+        ("chair", "chair"), ("m1", "member"), ("dept", "respondent"), ("listener", "observer"))}
+    chair = await hub.connect(people["chair"]["token"])
+    listener = await hub.connect(people["listener"]["token"])
+    clients.extend([chair, listener])
+    try:
+        for action in ({"action": "floor_control", "on": True},
+                       {"action": "open_topic", "title": "t", "respondents": [people["dept"]["id"]]},
+                       {"action": "grant", "participant": people["m1"]["id"]}):
+            assert (await chair.call("inquiry:command", action))["ok"]
+        assert hub.hub.media.router(mid) is None
+        assert (await listener.call("media:subscribe", {"tracks": "all"}))["ok"]
+        router = hub.hub.media.router(mid)
+        assert router is not None
+        # Read at once, in the same loop turn as the router's creation.
+        assert router.audio_allowlist == {people["chair"]["id"], people["m1"]["id"]}
+    finally:
+        aiortc_hooks.disable_loopback_candidates()
