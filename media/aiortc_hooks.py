@@ -28,7 +28,8 @@ SendFn = Callable[[bytes], None]
 
 # Names this module depends on, checked by the hook test.
 REQUIRED_DTLS_ATTRS = ("_handle_rtp_data", "_handle_rtcp_data", "_tx_srtp", "_rx_srtp", "_send_rtp", "_transport")
-REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated", "data_received")
+REQUIRED_ICE_CONNECTION_ATTRS = ("_nominated", "data_received", "_protocols")
+REQUIRED_STUN_PROTOCOL_ATTRS = ("receiver", "local_candidate", "transport", "datagram_received", "error_received")
 REQUIRED_SENDER_ATTRS = ("_ssrc", "_rtx_ssrc", "_stream_id", "_send_rtcp")
 REQUIRED_TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 REQUIRED_SRTP_SESSION_ATTRS = ("_srtp", "_cdata", "_buffer")
@@ -155,6 +156,63 @@ def install_fast_receive(
 
     data_received.plenary_fast = True  # type: ignore[attr-defined]
     connection.data_received = data_received
+
+
+# Datagrams read per socket wake-up; a bound, so one busy publisher cannot
+# hold the loop from everyone else.
+READ_BATCH = 16
+# What asyncio's datagram transport would accept (it reads up to 256 KiB).
+MAX_DATAGRAM = 65535
+
+
+def install_batched_reads(dtls: RTCDtlsTransport) -> None:
+    """Read every datagram already queued on the transport's ICE sockets
+    (up to READ_BATCH) in one wake-up, and hand RTP/RTCP to the connection
+    without aioice's STUN parse.
+
+    asyncio reads one datagram per readiness event and goes round its loop
+    (epoll, timers, handles) before the next; a video frame arrives as a
+    burst of packets, so the rounds cost more than the packets.  RTP/RTCP
+    never look like STUN (RFC 7983: first byte 128-191), and for anything
+    else aioice's own datagram_received runs as before."""
+    connection = dtls._transport._connection
+    for protocol in connection._protocols:
+        if type(protocol) is not aioice.ice.StunProtocol:
+            continue  # TURN relays read through their own client
+        if getattr(protocol.datagram_received, "plenary_batched", False):
+            continue
+        protocol.datagram_received = _batched(protocol)
+
+
+def _batched(protocol: aioice.ice.StunProtocol) -> Callable[[bytes, tuple[Any, ...]], None]:
+    stun_received = protocol.datagram_received
+    receiver = protocol.receiver
+    component = protocol.local_candidate.component
+
+    def deliver(data: bytes, addr: tuple[Any, ...]) -> None:
+        if len(data) > 1 and 127 < data[0] < 192:
+            receiver.data_received(data, component)
+        else:
+            stun_received(data, addr)
+
+    def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        deliver(data, addr)
+        transport = protocol.transport
+        sock = transport._sock
+        for _ in range(READ_BATCH - 1):
+            if transport.is_closing():
+                return
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                protocol.error_received(exc)
+                return
+            deliver(data, addr)
+
+    datagram_received.plenary_batched = True  # type: ignore[attr-defined]
+    return datagram_received
 
 
 def srtp_protect_address() -> int | None:

@@ -101,6 +101,9 @@ class Transport:
         state = self.pc.connectionState
         if state == "connected" and not self.connected:
             dtls = hooks.pc_dtls_transport(self.pc)
+            if dtls is not None:
+                # ICE is done, so its sockets exist now.
+                hooks.install_batched_reads(dtls)
             senders = hooks.make_sender(dtls) if dtls is not None else None
             if senders is not None:
                 self.send_rtp, self.send_rtcp = senders

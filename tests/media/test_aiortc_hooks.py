@@ -130,3 +130,58 @@ def test_compiled_fanout_reaches_pylibsrtp() -> None:
     session = pylibsrtp.Session(pylibsrtp.Policy(key=os.urandom(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
     assert hooks.srtp_context_address(session)
     assert fastpath.lib is not None
+
+
+async def test_batched_reads_take_a_burst_in_one_wake_up() -> None:
+    """install_batched_reads: RTP queued behind the datagram that woke the
+    loop is read in the same wake-up and reaches aioice's Connection; STUN
+    still goes through aioice's own parser."""
+    import asyncio
+    import socket
+
+    from aioice import Candidate, Connection, stun
+
+    connection = Connection(ice_controlling=True)
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(lambda: aioice.ice.StunProtocol(connection), local_addr=("127.0.0.1", 0))
+    for name in hooks.REQUIRED_STUN_PROTOCOL_ATTRS:
+        # local_candidate is assigned by aioice's gathering, declared on the class.
+        present = hasattr(protocol, name) or name in aioice.ice.StunProtocol.__annotations__
+        assert present, f"aioice StunProtocol.{name} moved"
+    protocol.local_candidate = Candidate(
+        foundation="1", component=1, transport="udp", priority=1, host="127.0.0.1", port=0, type="host"
+    )
+    connection._protocols.append(protocol)
+    stun_seen: list[bytes] = []
+    original_stun = protocol.datagram_received
+    protocol.datagram_received = lambda data, addr: (stun_seen.append(data), original_stun(data, addr))[1]
+
+    class Dtls:  # where install_batched_reads finds the connection
+        _transport = type("Ice", (), {"_connection": connection})()
+
+    hooks.install_batched_reads(Dtls())  # type: ignore[arg-type]
+    hooks.install_batched_reads(Dtls())  # idempotent
+    batched = protocol.datagram_received
+    assert batched.plenary_batched
+    wake_ups = []
+    protocol.datagram_received = lambda data, addr: (wake_ups.append(1), batched(data, addr))[1]
+
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        address = protocol.transport.get_extra_info("sockname")
+        burst = [bytes([0x80, 0x60, 0, i]) + bytes(100) for i in range(6)]
+        for packet in burst:  # all queued before the loop looks at the socket
+            sender.sendto(packet, address)
+        request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+        sender.sendto(bytes(request), address)
+        for _ in range(100):
+            if connection._queue.qsize() == len(burst) and stun_seen:
+                break
+            await asyncio.sleep(0.01)
+        assert connection._queue.qsize() == len(burst)
+        assert [connection._queue.get_nowait()[0] for _ in burst] == burst  # (data, component)
+        assert len(stun_seen) == 1 and stun.parse_message(stun_seen[0]).message_method == stun.Method.BINDING
+        assert len(wake_ups) == 1
+    finally:
+        sender.close()
+        protocol.transport.close()
