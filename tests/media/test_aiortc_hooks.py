@@ -182,6 +182,7 @@ async def test_batched_reads_take_a_burst_in_one_wake_up() -> None:
         assert [connection._queue.get_nowait()[0] for _ in burst] == burst  # (data, component)
         assert len(stun_seen) == 1 and stun.parse_message(stun_seen[0]).message_method == stun.Method.BINDING
         assert len(wake_ups) == 1
+        assert protocol.transport.max_size == hooks.MAX_DATAGRAM
     finally:
         sender.close()
         protocol.transport.close()
