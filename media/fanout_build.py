@@ -8,6 +8,8 @@ from cffi import FFI
 
 # pylibsrtp refuses packets over 1500 bytes; so do we.
 MAX_PACKET = 1500
+# libsrtp's SRTP_MAX_TRAILER_LEN: the longest tag (16) plus the longest MKI (128).
+MAX_TRAILER = 144
 
 CDEF = """
 struct plenary_link {
@@ -41,7 +43,7 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "media._fanout",
     CDEF.split("void plenary_set_protect")[0]
-    + f"#define PLENARY_MAX_PACKET {MAX_PACKET}\n"
+    + f"#define PLENARY_MAX_PACKET {MAX_PACKET}\n#define PLENARY_MAX_TRAILER {MAX_TRAILER}\n"
     + (Path(__file__).with_name("fanout.c")).read_text(),
     extra_compile_args=["-O2"],
 )
