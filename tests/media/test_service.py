@@ -4,6 +4,8 @@ active speaker and taps — all with real aiortc peers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -90,7 +92,19 @@ async def test_sources_and_renegotiation(service: MediaService) -> None:
         await pub.close()
 
 
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _media_threads() -> list[str]:
+    # The loop's default executor ("asyncio_N") is a pool that outlives
+    # participants (aioice resolves addresses in it); every other thread
+    # (aiortc's per-track decoder and encoder threads) must end.
+    return sorted(t.name for t in threading.enumerate() if not t.name.startswith("asyncio_"))
+
+
 async def test_teardown_leaves_nothing(service: MediaService) -> None:
+    fds_before, threads_before = _open_fds(), _media_threads()
     pub = Publisher(service, "t", "alice")
     pub.add(MovingVideo())
     pub.add(Tone())
@@ -120,6 +134,11 @@ async def test_teardown_leaves_nothing(service: MediaService) -> None:
         await wait_for(lambda: service.stats()["tasks"] == 0, 5, "tasks gone")
         stats = service.stats()
         assert stats == {**stats, "routers": 0, "transports": 0, "producers": 0, "consumers": 0, "tasks": 0}
+        # Sockets (the SFU's ICE sockets and the fan-out's own descriptors,
+        # and the test clients') and decoder threads are gone too.
+        await pub.close()
+        await wait_for(lambda: _open_fds() == fds_before, 5, "descriptors closed")
+        await wait_for(lambda: _media_threads() == threads_before, 5, "threads ended")
     finally:
         await sub.close()
         await pub.close()
