@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 SendFn = Callable[[bytes | bytearray], None]
 
 
+def _in_struct(field: str, *, writable: bool = False, doc: str | None = None) -> property:
+    """A Consumer attribute kept in its C struct (fastpath.Out), which the
+    compiled fan-out reads and updates in place."""
+
+    def get(self: Consumer) -> int:
+        return int(getattr(self._o, field))
+
+    def put(self: Consumer, value: int) -> None:
+        setattr(self._o, field, value)
+
+    return property(get, put if writable else None, doc=doc)
+
+
 class Consumer:
     def __init__(
         self,
@@ -89,37 +102,15 @@ class Consumer:
         self.fraction_lost = 0  # from the subscriber's receiver reports
 
     # -- state shared with the compiled fan-out ------------------------------
-    ssrc = property(lambda self: int(self._o.ssrc))
-    pt = property(lambda self: int(self._o.pt))
-    seq_off = property(lambda self: int(self._o.seq_off))
-    ts_off = property(lambda self: int(self._o.ts_off))
-    packets = property(lambda self: int(self._o.packets))
-    octets = property(lambda self: int(self._o.octets))
-
-    @property
-    def last_seq(self) -> int:
-        """Output seq of the newest packet sent, -1 before the first."""
-        return int(self._o.last_seq)
-
-    @last_seq.setter
-    def last_seq(self, value: int) -> None:
-        self._o.last_seq = value
-
-    @property
-    def last_ts(self) -> int:
-        return int(self._o.last_ts)
-
-    @last_ts.setter
-    def last_ts(self, value: int) -> None:
-        self._o.last_ts = value
-
-    @property
-    def last_ms(self) -> int:
-        return int(self._o.last_ms)
-
-    @last_ms.setter
-    def last_ms(self, value: int) -> None:
-        self._o.last_ms = value
+    ssrc = _in_struct("ssrc")
+    pt = _in_struct("pt")
+    seq_off = _in_struct("seq_off")
+    ts_off = _in_struct("ts_off")
+    packets = _in_struct("packets")
+    octets = _in_struct("octets")
+    last_seq = _in_struct("last_seq", writable=True, doc="Output seq of the newest packet sent, -1 before the first.")
+    last_ts = _in_struct("last_ts", writable=True)
+    last_ms = _in_struct("last_ms", writable=True)
 
     @property
     def drop_hook(self) -> Callable[[int], bool] | None:
