@@ -179,8 +179,8 @@ def install_batched_reads(dtls: RTCDtlsTransport) -> None:
     of the first datagram is cut to MAX_DATAGRAM too."""
     connection = dtls._transport._connection
     for protocol in connection._protocols:
-        if type(protocol) is not aioice.ice.StunProtocol:
-            continue  # TURN relays read through their own client
+        if _raw_socket(protocol) is None:
+            continue  # a TURN relay: its client reads the server's socket
         if getattr(protocol.datagram_received, "plenary_batched", False):
             continue
         protocol.transport.max_size = MAX_DATAGRAM
@@ -241,23 +241,57 @@ def srtp_context_address(session: pylibsrtp.Session) -> int | None:
 
 def outbound_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, socket.socket, tuple[Any, ...]] | None:
     """(outbound SRTP session, socket, remote address) of a connected
-    transport's nominated ICE pair, for the compiled fan-out.
-
-    aioice nominates once and aiortc does no ICE restart, so the route holds
-    for the transport's life."""
+    transport's nominated ICE pair, for the compiled fan-out; None before
+    that, or when the pair goes through a TURN relay (no socket of ours
+    reaches the peer: the relay wraps every packet)."""
     srtp = dtls._tx_srtp
     if srtp is None or dtls.state != "connected":
         return None
     pair = dtls._transport._connection._nominated.get(1)
     if pair is None:
         return None
-    return srtp, _raw_socket(pair), pair.remote_addr
+    sock = _raw_socket(pair.protocol)
+    if sock is None:
+        return None
+    return srtp, sock, pair.remote_addr
 
 
-def _raw_socket(pair: Any) -> socket.socket:
-    """The socket under an ICE candidate pair's asyncio datagram transport
-    (get_extra_info("socket") gives a wrapper without sendto)."""
-    return pair.protocol.transport._sock
+class _NominationWatch(dict):  # type: ignore[type-arg]
+    """aioice's `_nominated` (component -> pair), telling us when a pair
+    replaces another: as the controlling agent, aioice nominates again when
+    checks arrive from a new address (a client whose network changed)."""
+
+    def __init__(self, pairs: dict[int, Any], on_change: Callable[[], None]) -> None:
+        super().__init__(pairs)
+        self.on_change = on_change
+
+    def __setitem__(self, component: int, pair: Any) -> None:
+        changed = self.get(component) is not pair
+        super().__setitem__(component, pair)
+        if changed:
+            self.on_change()
+
+
+def watch_nomination(dtls: RTCDtlsTransport, on_change: Callable[[], None]) -> None:
+    """Call `on_change()` whenever the transport's nominated ICE pair changes
+    (install before make_sender, which keeps a reference to the mapping)."""
+    connection = dtls._transport._connection
+    if isinstance(connection._nominated, _NominationWatch):
+        connection._nominated.on_change = on_change
+    else:
+        connection._nominated = _NominationWatch(connection._nominated, on_change)
+
+
+def _raw_socket(protocol: Any) -> socket.socket | None:
+    """The socket under an ICE protocol's asyncio datagram transport
+    (get_extra_info("socket") gives a wrapper without sendto); None for a
+    TURN relay, whose transport is aioice's own."""
+    return getattr(protocol.transport, "_sock", None)
+
+
+def _sendto(pair: Any) -> Callable[[bytes, tuple[Any, ...]], Any]:
+    sock = _raw_socket(pair.protocol)
+    return sock.sendto if sock is not None else pair.protocol.transport.sendto
 
 
 def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
@@ -287,7 +321,7 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
         if pair is not current[0]:
             if pair is None:
                 return
-            current[:] = [pair, _raw_socket(pair).sendto, pair.remote_addr]
+            current[:] = [pair, _sendto(pair), pair.remote_addr]
         packet = protect(data)
         if packet is not None:
             try:

@@ -6,12 +6,19 @@ from pathlib import Path
 
 from cffi import FFI
 
-# pylibsrtp refuses packets over 1500 bytes; so do we.
-MAX_PACKET = 1500
 # libsrtp's SRTP_MAX_TRAILER_LEN: the longest tag (16) plus the longest MKI (128).
 MAX_TRAILER = 144
+# The longest RTP packet protected: what fits pylibsrtp's 1500-byte buffer
+# with the trailer, as in aiortc_hooks.fast_protect, so the C and Python
+# paths forward the same packets (tests/media/test_fanout.py checks it).
+MAX_PACKET = 1500 - MAX_TRAILER
 
-CDEF = """
+DEFINES = f"""
+#define PLENARY_MAX_PACKET {MAX_PACKET}
+#define PLENARY_MAX_TRAILER {MAX_TRAILER}
+"""
+
+CDEF = DEFINES + """
 struct plenary_link {
     void *srtp;             /* srtp_t of the subscriber's outbound session; NULL: closed */
     int fd;                 /* our own dup of the subscriber's ICE socket */
@@ -42,9 +49,8 @@ ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "media._fanout",
-    CDEF.split("void plenary_set_protect")[0]
-    + f"#define PLENARY_MAX_PACKET {MAX_PACKET}\n#define PLENARY_MAX_TRAILER {MAX_TRAILER}\n"
-    + (Path(__file__).with_name("fanout.c")).read_text(),
+    # The same declarations the cdef has, then the code.
+    CDEF.split("void plenary_set_protect")[0] + (Path(__file__).with_name("fanout.c")).read_text(),
     extra_compile_args=["-O2"],
 )
 

@@ -51,18 +51,27 @@ class Link:
     a socket aioice closes first can never leave C writing to a reused fd;
     `close()` (the transport's job) stops every consumer using it at once."""
 
+    _fd = -1  # so close() and __del__ work on a half-made link
+
     def __init__(self, session: Any, sock: socket.socket, remote_addr: tuple[Any, ...]) -> None:
-        address = sockaddr(sock.family, remote_addr)
         context = hooks.srtp_context_address(session)
         if context is None:
             raise ValueError("pylibsrtp session internals moved")
-        self._session = session  # keeps the srtp_t alive while C holds it
-        self._fd = os.dup(sock.fileno())
         self.c = ffi.new("struct plenary_link *")
+        self._session = session  # keeps the srtp_t alive while C holds it
+        self.retarget(sock, remote_addr)
         self.c.srtp = ffi.cast("void *", context)
-        self.c.fd = self._fd
+
+    def retarget(self, sock: socket.socket, remote_addr: tuple[Any, ...]) -> None:
+        """Send through `sock` to `remote_addr` from now on (the ICE pair changed)."""
+        address = sockaddr(sock.family, remote_addr)
+        fd = os.dup(sock.fileno())
+        old, self._fd = self._fd, fd
+        self.c.fd = fd
         self.c.addrlen = len(address)
         ffi.memmove(self.c.addr, address, len(address))
+        if old >= 0:
+            os.close(old)
 
     @property
     def closed(self) -> bool:
@@ -83,7 +92,7 @@ class Link:
         # Backstop only: the transport closes its link when it goes away.
         try:
             self.close()
-        except OSError:
+        except Exception:
             pass
 
 

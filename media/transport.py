@@ -104,6 +104,8 @@ class Transport:
             if dtls is not None:
                 # ICE is done, so its sockets exist now.
                 hooks.install_batched_reads(dtls)
+                if self.role == "recv":
+                    hooks.watch_nomination(dtls, lambda: self._route_changed(dtls))
             senders = hooks.make_sender(dtls) if dtls is not None else None
             if senders is not None:
                 self.send_rtp, self.send_rtcp = senders
@@ -127,6 +129,23 @@ class Transport:
             # Consumers then forward through send_rtp (Python): slower, same packets.
             logger.warning("no compiled fan-out for this transport", exc_info=True)
             return None
+
+    def _route_changed(self, dtls: object) -> None:
+        """The nominated ICE pair changed (the client's network did): the
+        compiled fan-out must follow it, as send_rtp/send_rtcp do by
+        themselves.  Consumers are told only if the link came or went."""
+        if self.closed or self.send_rtp is None:
+            return
+        route = hooks.outbound_route(dtls)  # type: ignore[arg-type]
+        if route is not None and self.link is not None:
+            try:
+                self.link.retarget(route[1], route[2])
+                return
+            except (OSError, ValueError):
+                logger.warning("cannot move the fan-out to the new ICE pair", exc_info=True)
+        self._close_link()
+        self.link = self._make_link(dtls)
+        self._on_connected(self)
 
     def _close_link(self) -> None:
         if self.link is not None:

@@ -111,7 +111,7 @@ async def test_datagram_transport_exposes_its_socket() -> None:
         class Pair:  # the shape of an aioice CandidatePair
             protocol = type("P", (), {"transport": transport})()
 
-        sock = hooks._raw_socket(Pair())
+        sock = hooks._raw_socket(Pair.protocol)
         assert isinstance(sock, socket.socket) and sock.fileno() == transport.get_extra_info("socket").fileno()
     finally:
         transport.close()
@@ -129,7 +129,12 @@ def test_compiled_fanout_reaches_pylibsrtp() -> None:
     assert hooks.srtp_protect_address()
     session = pylibsrtp.Session(pylibsrtp.Policy(key=os.urandom(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
     assert hooks.srtp_context_address(session)
-    assert fastpath.lib is not None
+    # Both paths forward the same packets: C's limit is fast_protect's.
+    fast = hooks.fast_protect(session)
+    assert fast is not None
+    limit = fastpath.lib.PLENARY_MAX_PACKET
+    assert fast(bytearray(b"\x80\x60" + bytes(limit - 2))) is not None
+    assert fast(bytearray(b"\x80\x61" + bytes(limit - 1))) is None
 
 
 async def test_batched_reads_take_a_burst_in_one_wake_up() -> None:
@@ -186,3 +191,80 @@ async def test_batched_reads_take_a_burst_in_one_wake_up() -> None:
     finally:
         sender.close()
         protocol.transport.close()
+
+
+async def test_nomination_watch_sees_a_client_move() -> None:
+    """As the controlling agent (the SFU's receive transports), aioice
+    nominates a new pair when checks come from a new client address; the
+    watch must report it, once."""
+    import asyncio
+
+    from aioice import Candidate, Connection
+
+    hooks.enable_loopback_candidates()
+    sfu, client = Connection(ice_controlling=True), Connection(ice_controlling=False)
+    moved_socket = None
+    try:
+        await sfu.gather_candidates()
+        await client.gather_candidates()
+        for a, b in ((sfu, client), (client, sfu)):
+            for candidate in b.local_candidates:
+                if candidate.host == "127.0.0.1":
+                    await a.add_remote_candidate(candidate)
+            await a.add_remote_candidate(None)
+            a.remote_username, a.remote_password = b.local_username, b.local_password
+        await asyncio.gather(sfu.connect(), client.connect())
+
+        class Dtls:
+            _transport = type("Ice", (), {"_connection": sfu})()
+
+        changes: list[object] = []
+        hooks.watch_nomination(Dtls(), lambda: changes.append(sfu._nominated[1]))  # type: ignore[arg-type]
+        first = sfu._nominated[1]
+        sfu._nominated[1] = first  # the same pair again is no change
+        assert changes == []
+
+        # The client's network changes: it checks from a new socket.
+        loop = asyncio.get_running_loop()
+        moved_socket, moved = await loop.create_datagram_endpoint(
+            lambda: aioice.ice.StunProtocol(client), local_addr=("127.0.0.1", 0)
+        )
+        moved.local_candidate = Candidate(
+            foundation="9", component=1, transport="udp", priority=1, type="host",
+            host="127.0.0.1", port=moved_socket.get_extra_info("sockname")[1],
+        )
+        client._protocols.append(moved)
+        local = next(c for c in sfu.local_candidates if c.host == "127.0.0.1")
+        pair = aioice.ice.CandidatePair(moved, local)
+        await moved.request(client.build_request(pair, nominate=False), pair.remote_addr, integrity_key=sfu.local_password.encode())
+        for _ in range(100):
+            if changes:
+                break
+            await asyncio.sleep(0.01)
+        assert len(changes) == 1 and changes[0] is not first
+        assert changes[0].remote_addr == moved_socket.get_extra_info("sockname")
+    finally:
+        await sfu.close()
+        await client.close()
+        if moved_socket is not None:
+            moved_socket.close()
+        hooks.disable_loopback_candidates()
+
+
+def test_a_turn_relay_has_no_raw_socket() -> None:
+    """A relayed pair's transport is aioice's TurnTransport, with no socket
+    of ours: no compiled fan-out, no batched reads, sends through the relay.
+    (No TURN server runs here, so the relay is stood in for.)"""
+    from aioice.turn import TurnTransport
+
+    sent = []
+
+    class Relay:  # the parts of TurnTransport the hooks look at
+        sendto = staticmethod(lambda data, addr: sent.append((data, addr)))
+
+    assert not hasattr(TurnTransport, "_sock")
+    protocol = type("P", (), {"transport": Relay()})()
+    pair = type("Pair", (), {"protocol": protocol, "remote_addr": ("192.0.2.1", 3478)})()
+    assert hooks._raw_socket(protocol) is None
+    hooks._sendto(pair)(b"x", pair.remote_addr)
+    assert sent == [(b"x", ("192.0.2.1", 3478))]

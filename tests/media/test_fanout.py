@@ -176,9 +176,38 @@ def test_oversized_packets_are_refused_not_sent(subscriber: Subscriber, sending_
     _consumer(p, link, send)
     p.receive(rtp(1, 0, VP8_KEY), 0)
     assert subscriber.receive()
-    assert p._table.fanout(bytearray(rtp(2, 0, b"\x10" + bytes(1600))), 0, 2, 0, 1601, 1) == -1
-    assert p._table.fanout(bytearray(5), 0, 3, 0, 0, 1) == -1  # shorter than an RTP header
+    limit = fastpath.lib.PLENARY_MAX_PACKET
+    largest = bytearray(rtp(2, 0, b"\x10" + bytes(limit - 13)))
+    assert len(largest) == limit and p._table.fanout(largest, 0, 2, 0, limit - 12, 1) == 1
+    assert len(subscriber.receive()) == limit  # the whole packet, with room for the trailer
+    assert p._table.fanout(bytearray(rtp(3, 0, b"\x10" + bytes(limit - 12))), 0, 3, 0, limit - 11, 1) == -1
+    assert p._table.fanout(bytearray(5), 0, 4, 0, 0, 1) == -1  # shorter than an RTP header
     assert subscriber.nothing_arrives()
+
+
+def test_a_link_follows_a_new_ice_pair(sending_socket: socket.socket) -> None:
+    """retarget(): the client moved; packets go to its new address, and the
+    link's descriptor for the old socket is closed, not leaked."""
+    old, new = Subscriber(), Subscriber()
+    try:
+        link, send = _link(sending_socket, old)
+        p = _producer()
+        c = _consumer(p, link, send)
+        p.receive(rtp(1, 0, VP8_KEY), 0)
+        assert c.steady and old.receive()
+        fds = len(os.listdir("/proc/self/fd"))
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.bind(("127.0.0.1", 0))
+        link.retarget(other, new.sock.getsockname())
+        other.close()
+        assert len(os.listdir("/proc/self/fd")) == fds
+        p.receive(rtp(2, 3000, VP8_DELTA), 33)
+        assert HEADER.unpack_from(new.receive())[4] == 555
+        assert old.nothing_arrives()
+        link.close()
+    finally:
+        old.close()
+        new.close()
 
 
 def test_sockaddr_layouts() -> None:
