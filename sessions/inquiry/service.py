@@ -137,7 +137,10 @@ async def save_floor(session: AsyncSession, meeting_id: str, state: InquiryState
     await session.flush()
 
 
-async def floors(session: AsyncSession) -> list[tuple[str, int, float | None]]:
-    """(meeting id, last inquiry seq, deadline) of every meeting that ever had an inquiry."""
-    rows = await session.execute(select(InquiryFloor.meeting_id, InquiryFloor.last_seq, InquiryFloor.deadline))
+async def floors(session: AsyncSession) -> list[tuple[str, int, float | None, bool]]:
+    """(meeting id, last inquiry seq, deadline, floor control on) of every
+    meeting that ever had an inquiry."""
+    rows = await session.execute(
+        select(InquiryFloor.meeting_id, InquiryFloor.last_seq, InquiryFloor.deadline, InquiryFloor.floor_control)
+    )
     return [tuple(row) for row in rows.all()]

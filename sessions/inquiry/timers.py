@@ -35,19 +35,24 @@ class InquiryClock:
         self.set_allowlist = set_allowlist
         # meeting id -> seq last applied, so an unchanged floor costs nothing.
         self._applied: dict[str, int] = {}
+        # Meetings this process gave an allowlist: the only ones where
+        # floor control going off needs telling the SFU.
+        self._controlled: set[str] = set()
 
     async def tick(self) -> None:
         now = time.time()
         # One short read per tick (on SQLite every transaction takes the write lock).
         async with self.service.db.read() as session:
             known = await floors(session)
-        for meeting_id, _seq, deadline in known:
+        for meeting_id, _seq, deadline, _control in known:
             if deadline is not None and deadline <= now:
                 logged, state = await self.service.record_overtime(meeting_id)
                 if logged is not None:
                     await self.publish(logged, state)
-        for meeting_id, seq, _deadline in known:
-            if self._applied.get(meeting_id) != seq:
+        # Past meetings stay in the table for good: fold only those whose
+        # floor is (or was, here) under control, and only when they changed.
+        for meeting_id, seq, _deadline, control in known:
+            if self._applied.get(meeting_id) != seq and (control or meeting_id in self._controlled):
                 await self.apply_media(meeting_id, await self.service.current(meeting_id))
 
     async def apply_media(self, meeting_id: str, state: InquiryState) -> None:
@@ -57,5 +62,10 @@ class InquiryClock:
         # A tick that read the log before a command's own apply must not undo it.
         if state.seq < self._applied.get(meeting_id, -1):
             return
-        self.set_allowlist(meeting_id, state.audio_allowlist(chairs))
+        allowlist = state.audio_allowlist(chairs)
+        self.set_allowlist(meeting_id, allowlist)
         self._applied[meeting_id] = state.seq
+        if allowlist is None:
+            self._controlled.discard(meeting_id)
+        else:
+            self._controlled.add(meeting_id)
