@@ -158,9 +158,9 @@ def install_fast_receive(
     connection.data_received = data_received
 
 
-# Datagrams read per socket wake-up; a bound, so one busy publisher cannot
-# hold the loop from everyone else.
-READ_BATCH = 16
+# Datagrams read per socket wake-up: a video frame's burst, not more, so one
+# publisher cannot hold the loop long (each packet may go out 110 times).
+READ_BATCH = 8
 # The largest UDP payload.  asyncio's datagram transport asks recvfrom for
 # 256 KiB, and allocating that costs ~16 µs per datagram here (2 µs at 64 KiB).
 MAX_DATAGRAM = 65535

@@ -228,11 +228,11 @@ class Consumer:
                 return
         if self._out.link is not None:
             self._out.send(buf, marker, seq, ts, plen, now_ms)
+            if not self.steady:
+                self._steady_changed()
         else:
             self._rewrite(buf, marker, seq, ts, plen, now_ms)
             send(buf)
-        if not self.steady:
-            self._steady_changed()
 
     def _rewrite(self, buf: bytearray, marker: int, seq: int, ts: int, plen: int, now_ms: int) -> None:
         """What media/fanout.c does to a packet, for consumers without a link."""
@@ -343,4 +343,6 @@ class Consumer:
             "plis_received": self.plis_received,
             "waiting_keyframe": self.waiting_keyframe,
             "fraction_lost": self.fraction_lost,
+            # packets the compiled fan-out could not protect or send on this subscriber's link
+            "link_errors": self._out.link.errors if self._out.link is not None else 0,
         }

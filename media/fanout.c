@@ -45,7 +45,7 @@ int plenary_fanout(struct plenary_out **outs, int n, const uint8_t *packet, int 
                    int marker, int seq, uint32_t ts, int payload_length, int64_t now_ms)
 {
     /* room for the SRTP trailer (auth or GCM tag, MKI) after the packet */
-    uint8_t buffer[PLENARY_MAX_PACKET + PLENARY_MAX_TRAILER];
+    uint8_t buffer[PLENARY_MAX_PACKET + PLENARY_MAX_TRAILER] __attribute__((aligned(16)));
     int sent = 0;
     if (plenary_protect == NULL || length < 12 || length > PLENARY_MAX_PACKET)
         return -1;

@@ -50,7 +50,9 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "media._fanout",
     # The same declarations the cdef has, then the code.
-    CDEF.split("void plenary_set_protect")[0] + (Path(__file__).with_name("fanout.c")).read_text(),
+    "#include <stdint.h>\n"
+    + CDEF.split("void plenary_set_protect")[0]
+    + (Path(__file__).with_name("fanout.c")).read_text(),
     extra_compile_args=["-O2"],
 )
 

@@ -106,7 +106,8 @@ class Out:
         self.c.ssrc = ssrc
         self.c.last_seq = -1
         self.link: Link | None = None
-        self._solo = Table([self])
+        # A table of one, without a reference back to self (no cycle to collect).
+        self._solo = ffi.new("struct plenary_out *[1]", [self.c])
 
     def attach(self, link: Link | None) -> None:
         self.link = link
@@ -114,7 +115,7 @@ class Out:
 
     def send(self, packet: bytearray, marker: int, seq: int, ts: int, payload_length: int, now_ms: int) -> None:
         """Rewrite and send one packet to this consumer alone."""
-        self._solo.fanout(packet, marker, seq, ts, payload_length, now_ms)
+        lib.plenary_fanout(self._solo, 1, ffi.from_buffer(packet), len(packet), marker, seq, ts, payload_length, now_ms)
 
 
 class Table:

@@ -100,9 +100,13 @@ def test_compiled_fanout_rewrites_like_the_python_path(subscriber: Subscriber, s
     slow = _consumer(p, None, lambda data: python_sent.append(bytes(data)))
     assert not fast.steady and p._table.size == 0  # waiting for a keyframe
 
-    packets = [rtp(1000, 90000, VP8_KEY), rtp(1001, 90000, VP8_CONT, marker=True)]
-    packets += [rtp(1002 + i, 93000 + 3000 * i, VP8_DELTA, marker=True) for i in range(5)]
-    packets.append(rtp(1003 + 5, 93000 + 3000 * 5, VP8_DELTA))  # seq jump of 2: a gap
+    # Input seq and timestamp wrap round; 0x0003 is lost and arrives late
+    # (a late packet is forwarded but must not move last_seq/last_ts).
+    base_ts = 0xFFFFFFFF - 6000
+    order = [0xFFFD, 0xFFFE, 0xFFFF, 0x0000, 0x0001, 0x0002, 0x0004, 0x0003]
+    packets = [rtp(0xFFFD, base_ts, VP8_KEY)] + [
+        rtp(seq, (base_ts + 3000 * ((seq - 0xFFFD) & 0xFFFF)) & 0xFFFFFFFF, VP8_DELTA, marker=True) for seq in order[1:]
+    ]
     for i, packet in enumerate(packets):
         p.receive(packet, 10 * i)
         if i == 0:
@@ -120,17 +124,18 @@ def test_compiled_fanout_rewrites_like_the_python_path(subscriber: Subscriber, s
         assert seq == (oseq + offsets[0][0]) & 0xFFFF and pseq == (oseq + offsets[1][0]) & 0xFFFF
         assert ts == (ots + offsets[0][1]) & 0xFFFFFFFF and pts == (ots + offsets[1][1]) & 0xFFFFFFFF
         assert c_out[12:] == py_out[12:] == original[12:]
+    newest_ts = (base_ts + 3000 * 7) & 0xFFFFFFFF  # of 0x0004, not of the late 0x0003
     for c in (fast, slow):
         assert c.packets == len(packets)
         assert c.octets == sum(len(x) - 12 for x in packets)
-    assert fast.last_seq == (1008 + fast.seq_off) & 0xFFFF and fast.last_ts == (108000 + fast.ts_off) & 0xFFFFFFFF
-    assert fast.last_ms == 10 * (len(packets) - 1)
+        assert c.last_seq == (0x0004 + c.seq_off) & 0xFFFF and c.last_ts == (newest_ts + c.ts_off) & 0xFFFFFFFF
+        assert c.last_ms == 10 * (len(packets) - 2)
     assert link.errors == 0
 
     # A NACK is answered in Python from the cache, with RTX, on the same SRTP session.
-    fast.on_nack([(1003 + fast.seq_off) & 0xFFFF])
+    fast.on_nack([(0x0001 + fast.seq_off) & 0xFFFF])
     rtx = subscriber.receive()
-    assert HEADER.unpack_from(rtx)[4] == 556 and struct.unpack_from("!H", rtx, 12)[0] == (1003 + fast.seq_off) & 0xFFFF
+    assert HEADER.unpack_from(rtx)[4] == 556 and struct.unpack_from("!H", rtx, 12)[0] == (0x0001 + fast.seq_off) & 0xFFFF
 
 
 def test_pause_takes_a_consumer_out_of_the_table(subscriber: Subscriber, sending_socket: socket.socket) -> None:
