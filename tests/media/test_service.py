@@ -298,6 +298,9 @@ async def test_ice_servers_are_checked_and_used() -> None:
 
 
 async def test_malformed_packets_do_not_break_the_publisher(service: MediaService) -> None:
+    """Junk on the wire, through the path real packets take (the socket
+    callback): datagrams that are not valid SRTP, and validly encrypted RTP
+    with broken headers. Each is dropped; the publisher's audio flows on."""
     pub = Publisher(service, "bad", "alice")
     pub.add(Tone())
     await pub.publish()
@@ -305,13 +308,26 @@ async def test_malformed_packets_do_not_break_the_publisher(service: MediaServic
         producer = next(iter(service.router("bad").producers.values()))
         transport = service._peers[("bad", "alice")].send
         await wait_for(lambda: producer.packets > 5, 10, "audio")
-        ssrc = producer.ssrc.to_bytes(4, "big")
-        # Extension block claiming more bytes than the packet has, truncated VP8/opus.
-        for junk in (b"\x90\x6f\x00\x01\x00\x00\x00\x00" + ssrc + b"\xbe\xde\x00\x09\x22",
-                     b"\x80\x6f\x00\x02\x00\x00\x00\x00" + ssrc, b"\x8f" + b"\x00" * 7 + ssrc):
-            await transport._on_rtp_publisher(junk, 0)
-        before = producer.packets
-        await wait_for(lambda: producer.packets > before + 5, 5, "audio still flowing")
+        client_dtls = pub.pc.getTransceivers()[0].sender.transport
+        ice = client_dtls.transport._connection  # the publisher's own ICE connection
+        received = producer.packets
+        # Not SRTP at all (fails authentication), and an RTCP-looking one.
+        for junk in (b"\x80\x6f" + bytes(40), b"\x80\xc8" + bytes(40), b"\x90" + bytes(3)):
+            await ice.send(junk)
+        # Encrypted by the publisher's real SRTP session, on SSRCs of its own
+        # (junk on the producer's SSRC would also move SRTP's replay window
+        # under the real stream): an extension element longer than its block
+        # with a MID the server has to look up, padding longer than the
+        # packet, a header with nothing after it.
+        for n, junk in enumerate((b"\xbe\xde\x00\x01\x1f\x01\x02\x03", b"", b"\x00\xff")):
+            b0 = 0x90 if junk.startswith(b"\xbe\xde") else 0xA0 if junk else 0x80
+            header = bytes([b0, 0x6F]) + n.to_bytes(2, "big") + bytes(4) + (0x1234_5670 + n).to_bytes(4, "big")
+            await ice.send(client_dtls._tx_srtp.protect(header + junk))
+        await wait_for(lambda: producer.packets > received + 20, 5, "audio still flowing")
+        # The junk was dropped where it should be, not by an exception handler,
+        # and none of it went aiortc's slow way.
+        assert transport.malformed == 0 and transport.slow_path_packets == 0
+        assert producer.packets > received + 20
     finally:
         await pub.close()
 
