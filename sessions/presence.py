@@ -35,18 +35,19 @@ async def forget_node(session: AsyncSession, node_id: str) -> None:
     await session.execute(delete(Node).where(Node.id == node_id))
 
 
-async def reap_dead_nodes(session: AsyncSession) -> list[str]:
-    """Delete nodes whose heartbeat stopped; returns the meetings that lost clients."""
+async def reap_dead_nodes(session: AsyncSession) -> list[Connection]:
+    """Delete nodes whose heartbeat stopped; returns the connections they had
+    (detached rows: sid, meeting_id, participant_id)."""
     cutoff = utcnow() - NODE_TIMEOUT
     dead = (await session.scalars(select(Node.id).where(Node.heartbeat_at < cutoff))).all()
     if not dead:
         return []
-    meetings = (
-        await session.scalars(select(Connection.meeting_id).where(Connection.node_id.in_(dead)).distinct())
-    ).all()
+    lost = list((await session.scalars(select(Connection).where(Connection.node_id.in_(dead)))).all())
+    for connection in lost:
+        session.expunge(connection)
     await session.execute(delete(Connection).where(Connection.node_id.in_(dead)))
     await session.execute(delete(Node).where(Node.id.in_(dead)))
-    return list(meetings)
+    return lost
 
 
 async def connect(session: AsyncSession, sid: str, node_id: str, meeting_id: str, participant_id: str) -> None:

@@ -63,6 +63,7 @@ class Events:
         self.sections: dict[str, StateSection] = {}
         self.starters: list[Starter] = []
         self.leave_hooks: list[Callable[["Hub", Caller], Awaitable[None]]] = []
+        self.lost_hooks: list[Callable[["Hub", Caller], Awaitable[None]]] = []
 
     def on(self, name: str, model: type[BaseModel] = Empty, roles: Iterable[Role] | None = None):
         """Declare a client→server event; `roles` refuses others with `forbidden`."""
@@ -90,4 +91,12 @@ class Events:
     def on_leave(self, fn: Callable[["Hub", Caller], Awaitable[None]]):
         """Run when a client disconnects (release media, lower hands...)."""
         self.leave_hooks.append(fn)
+        return fn
+
+    def on_lost(self, fn: Callable[["Hub", Caller], Awaitable[None]]):
+        """Run for each connection of a process that died, on the process that
+        found it dead (its heartbeat stopped), with that connection's row
+        already gone.  Only for hub-wide state kept in the database (a raised
+        hand): the caller's media, say, lived and died in the other process."""
+        self.lost_hooks.append(fn)
         return fn

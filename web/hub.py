@@ -8,11 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import socketio
+from sqlalchemy import select
 
 from sessions import events, presence
 from sessions.db import Database
 from sessions.events import LoggedEvent
 from sessions.identity import TokenService
+from sessions.models import Connection, Participant
+from sessions.roles import Role
 from web.config import Settings
 from web.metrics import Metrics
 
@@ -137,13 +140,36 @@ class Hub:
     async def _heartbeat(self) -> None:
         async with self.db.transaction() as tx:
             await presence.heartbeat(tx, self.node_id)
-            orphaned = await presence.reap_dead_nodes(tx)
+            lost = await presence.reap_dead_nodes(tx)
             live = await presence.live_meeting_ids(tx)
         self.metrics.live_meetings.set(len(live))
-        from signaling.handlers.presence import request_roster  # a node died: its clients went offline
+        if not lost:
+            return
+        # A node died: its clients went offline, and nobody ran their leave hooks.
+        from signaling.handlers.presence import request_roster
 
-        for meeting_id in orphaned:
+        await self._run_lost_hooks(lost)
+        for meeting_id in {c.meeting_id for c in lost}:
             request_roster(self, meeting_id)
+
+    async def _run_lost_hooks(self, lost: list[Connection]) -> None:
+        from signaling.registry import Caller  # signaling imports web
+
+        async with self.db.read() as session:
+            people = {p.id: p for p in await session.scalars(
+                select(Participant).where(Participant.id.in_({c.participant_id for c in lost}))
+            )}
+        for connection in lost:
+            person = people.get(connection.participant_id)
+            if person is None:
+                continue  # removed from the meeting meanwhile
+            caller = Caller(connection.sid, person.id, connection.meeting_id, Role(person.role), person.name)
+            for feature in self.features:
+                for hook in feature.lost_hooks:
+                    try:
+                        await hook(self, caller)
+                    except Exception:
+                        log.exception("lost hook failed for %s", caller.participant_id)
 
     async def close(self) -> None:
         for task in list(self._tasks):

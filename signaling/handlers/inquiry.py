@@ -30,7 +30,8 @@ Extensions to the contract (for the project's protocol document):
 - Who answers a follow-up: after `follow_up` the chair issues `answer
   {respondent}` again. `close_topic` is allowed mid-turn and ends the turn.
 - A member's or deputy's raised hand is lowered when their last connection
-  leaves.
+  leaves, or when the process holding it dies (`on_lost`, run by the
+  process that finds its heartbeat stopped).
 """
 from __future__ import annotations
 
@@ -218,6 +219,7 @@ async def start_clock(hub: "Hub") -> None:
 
 
 @events.on_leave
+@events.on_lost
 async def lower_hand_on_leave(hub: "Hub", caller: Caller) -> None:
     if caller.role not in (Role.MEMBER, Role.DEPUTY):
         return

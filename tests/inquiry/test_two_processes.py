@@ -78,3 +78,53 @@ async def test_inquiry_across_two_processes(tmp_path, pg_url, redis_url):
             await c.close()
         for node in nodes:
             await node.stop()
+
+
+async def test_a_dead_process_members_hands_are_lowered(tmp_path, pg_url, redis_url):
+    """A member's only connection was on a process that died: no leave hook
+    ran there, so the surviving process lowers the hand when it finds the
+    dead process's heartbeat stopped. A member still connected elsewhere
+    keeps theirs."""
+    nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url,
+                          env={"PLENARY_NODE_TIMEOUT_S": "4"})
+             for i in (1, 2)]
+    opened: list[EventClient] = []
+    try:
+        await asyncio.gather(*(node.start() for node in nodes))
+        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
+        async with aiohttp.ClientSession(headers=admin) as http:
+            async with http.post(f"{nodes[0].url}/api/meetings", json={"title": "节点失效"}) as resp:
+                mid = (await resp.json())["id"]
+            people = {}
+            for key, role in (("chair", "chair"), ("m1", "member"), ("m2", "member"), ("dept", "respondent")):
+                async with http.post(f"{nodes[0].url}/api/meetings/{mid}/participants",
+                                     json={"name": key, "role": role}) as resp:
+                    people[key] = await resp.json()
+
+        async def connect(key, node):
+            client = await EventClient(node.url, people[key]["token"]).connect()
+            opened.append(client)
+            return client
+
+        chair = await connect("chair", nodes[1])
+        m1 = await connect("m1", nodes[0])  # only on the process that will die
+        m2 = await connect("m2", nodes[0])
+        await connect("m2", nodes[1])  # m2 has a second tab on the survivor
+        ack = await chair.call("inquiry:command", {"action": "open_topic", "title": "t",
+                                                   "respondents": [people["dept"]["id"]]})
+        assert ack["ok"], ack
+        for member in (m1, m2):
+            assert (await member.call("inquiry:hand", {"raise": True}))["ok"]
+        both = [people["m1"]["id"], people["m2"]["id"]]
+        raised = await chair.wait_for("inquiry:state", lambda s: s["queue"] == both)
+
+        await nodes[0].stop(kill=True)
+        lowered = await chair.wait_for(
+            "inquiry:state", lambda s: s["seq"] > raised["seq"] and people["m1"]["id"] not in s["queue"], timeout=20
+        )
+        assert lowered["queue"] == [people["m2"]["id"]]
+    finally:
+        for c in opened:
+            await c.close()
+        for node in nodes:
+            await node.stop()
