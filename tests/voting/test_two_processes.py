@@ -8,21 +8,25 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.vote_cluster import start_cluster, stop_nodes
 from sessions.identity import TokenService
 from sessions.models import MeetingEvent
 from voting.models import VoteBallot, VoteParticipation
 from tests.conftest import SECRET
-from tests.helpers import EventClient
+from tests.helpers import EventClient, ServeProcess
 
 pytestmark = pytest.mark.multiprocess
 
 
 @pytest.fixture
 async def cluster(pg_url, redis_url, tmp_path):
-    nodes = await start_cluster(2, tmp_path, SECRET, pg_url, redis_url)
-    yield [n.url for n in nodes]
-    stop_nodes(nodes)
+    nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url)
+             for i in (1, 2)]
+    try:
+        await asyncio.gather(*(node.start() for node in nodes))
+        yield [n.url for n in nodes]
+    finally:
+        for node in nodes:
+            await node.stop()
 
 
 async def rest(http, url, path, body):
