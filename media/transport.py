@@ -133,9 +133,16 @@ class Transport:
     def _route_changed(self, dtls: object) -> None:
         """The nominated ICE pair changed (the client's network did): the
         compiled fan-out must follow it, as send_rtp/send_rtcp do by
-        themselves.  Consumers are told only if the link came or went."""
+        themselves.  Consumers are told only if the link came or went.
+        Runs inside aioice's check handling: it must not raise."""
         if self.closed or self.send_rtp is None:
             return
+        try:
+            self._follow_route(dtls)
+        except Exception:
+            logger.exception("following the new ICE pair of %s failed", self.participant_id)
+
+    def _follow_route(self, dtls: object) -> None:
         route = hooks.outbound_route(dtls)  # type: ignore[arg-type]
         if route is not None and self.link is not None:
             try:
