@@ -8,6 +8,7 @@ import time
 import pytest
 from aiortc import RTCSessionDescription
 
+from media import aiortc_hooks as hooks
 from media.service import MediaService
 from tests.media.media_testkit import MovingVideo, Publisher, Subscriber, Tone, wait_for
 
@@ -223,5 +224,55 @@ async def test_camera_and_screen_together_then_unpublish(service: MediaService) 
         assert who == "bob" and "a=inactive" in offer and "a=sendonly" not in offer
         await sub.apply_offer(offer)
     finally:
+        await sub.close()
+        await pub.close()
+
+
+async def test_a_subscriber_that_moves_keeps_its_media(service: MediaService) -> None:
+    """The subscriber's network changes: ICE checks arrive from a new address,
+    aioice (controlling) nominates the new pair, and the compiled fan-out must
+    send there from then on, not to the address the client left."""
+    import aioice.ice
+    from aioice import Candidate
+
+    pub = await _publish_av(service, "mv", "alice")
+    sub = Subscriber(service, "mv", "bob")
+    moved_transport = None
+    try:
+        await sub.subscribe("all")
+        await wait_for(lambda: sub.frames["video"] >= 10, 15, "frames before the move")
+        link = service._peers[("mv", "bob")].recv.link
+        assert link is not None
+        client_ice = sub.pc.getTransceivers()[0].receiver.transport.transport._connection
+        server_ice = hooks.pc_dtls_transport(service._peers[("mv", "bob")].recv.pc).transport._connection
+        before = server_ice._nominated[1]
+
+        # The client now checks from a new socket, as after a network change.
+        loop = asyncio.get_running_loop()
+        moved_transport, moved = await loop.create_datagram_endpoint(
+            lambda: aioice.ice.StunProtocol(client_ice), local_addr=("127.0.0.1", 0)
+        )
+        moved_addr = moved_transport.get_extra_info("sockname")
+        moved.local_candidate = Candidate(
+            foundation="9", component=1, transport="udp", priority=1, type="host", host="127.0.0.1", port=moved_addr[1]
+        )
+        client_ice._protocols.append(moved)
+        pair = aioice.ice.CandidatePair(moved, before.local_candidate)
+        server_addr = (before.local_candidate.host, before.local_candidate.port)
+        await moved.request(
+            client_ice.build_request(pair, nominate=False), server_addr, integrity_key=server_ice.local_password.encode()
+        )
+        await wait_for(lambda: server_ice._nominated[1] is not before, 5, "a new pair nominated")
+        assert server_ice._nominated[1].remote_addr == moved_addr
+        # The link moved with it (same Link object, new destination)...
+        assert service._peers[("mv", "bob")].recv.link is link
+        assert bytes(link.c.addr[4:8]) == bytes([127, 0, 0, 1])
+        assert int.from_bytes(bytes(link.c.addr[2:4]), "big") == moved_addr[1]
+        # ...and media arriving on the new socket still decodes.
+        frames = sub.frames["video"]
+        await wait_for(lambda: sub.frames["video"] >= frames + 15, 10, "frames after the move")
+    finally:
+        if moved_transport is not None:
+            moved_transport.close()
         await sub.close()
         await pub.close()
