@@ -12,22 +12,27 @@ from tests.helpers import EventClient, ServeProcess
 pytestmark = pytest.mark.multiprocess
 
 
+async def _meeting(node: ServeProcess, title: str, roles: dict[str, str]) -> dict[str, dict]:
+    """A meeting on `node` with one participant per key of `roles` (REST)."""
+    admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
+    async with aiohttp.ClientSession(headers=admin) as http:
+        async with http.post(f"{node.url}/api/meetings", json={"title": title}) as resp:
+            mid = (await resp.json())["id"]
+        people = {}
+        for key, role in roles.items():
+            async with http.post(f"{node.url}/api/meetings/{mid}/participants", json={"name": key, "role": role}) as resp:
+                people[key] = await resp.json()
+    return people
+
+
 async def test_inquiry_across_two_processes(tmp_path, pg_url, redis_url):
     nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url)
              for i in (1, 2)]
     opened: list[EventClient] = []
     try:
         await asyncio.gather(*(node.start() for node in nodes))
-        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
-        async with aiohttp.ClientSession(headers=admin) as http:
-            async with http.post(f"{nodes[0].url}/api/meetings", json={"title": "跨节点专题询问"}) as resp:
-                mid = (await resp.json())["id"]
-            people = {}
-            for key, role in (("chair", "chair"), ("clerk", "clerk"), ("m1", "member"), ("m2", "member"),
-                              ("dept", "respondent")):
-                async with http.post(f"{nodes[0].url}/api/meetings/{mid}/participants",
-                                     json={"name": key, "role": role}) as resp:
-                    people[key] = await resp.json()
+        people = await _meeting(nodes[0], "跨节点专题询问", {
+            "chair": "chair", "clerk": "clerk", "m1": "member", "m2": "member", "dept": "respondent"})
 
         async def connect(key, node):
             client = await EventClient(node.url, people[key]["token"]).connect()
@@ -91,15 +96,7 @@ async def test_a_dead_process_members_hands_are_lowered(tmp_path, pg_url, redis_
     opened: list[EventClient] = []
     try:
         await asyncio.gather(*(node.start() for node in nodes))
-        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
-        async with aiohttp.ClientSession(headers=admin) as http:
-            async with http.post(f"{nodes[0].url}/api/meetings", json={"title": "节点失效"}) as resp:
-                mid = (await resp.json())["id"]
-            people = {}
-            for key, role in (("chair", "chair"), ("m1", "member"), ("m2", "member"), ("dept", "respondent")):
-                async with http.post(f"{nodes[0].url}/api/meetings/{mid}/participants",
-                                     json={"name": key, "role": role}) as resp:
-                    people[key] = await resp.json()
+        people = await _meeting(nodes[0], "节点失效", {"chair": "chair", "m1": "member", "m2": "member", "dept": "respondent"})
 
         async def connect(key, node):
             client = await EventClient(node.url, people[key]["token"]).connect()
