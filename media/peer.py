@@ -1,5 +1,10 @@
-"""Per-participant media state inside one meeting: its two transports, its
-producers (by send-transport mid) and consumers (by receive-transport mid)."""
+"""Media state of one client connection inside one meeting: its two
+transports, its producers (by send-transport mid) and consumers (by
+receive-transport mid).
+
+Keyed by the connection, not the participant: a participant that reloads
+has an old connection being torn down and a new one negotiating at the same
+time, and the two must never share transports, offers or a lock."""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ Want = set[str] | Literal["all"]
 class Peer:
     meeting_id: str
     participant_id: str
+    # The signalling connection (Socket.IO sid) this peer belongs to; server
+    # offers go to it alone.
+    connection_id: str
     send: Transport | None = None
     recv: Transport | None = None
     producers: dict[str, Producer] = field(default_factory=dict)  # send mid -> producer

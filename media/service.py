@@ -1,8 +1,13 @@
 """MediaService: the API the signaling layer calls.
 
-One Router per meeting, one Peer (two Transports) per participant.  All
-negotiation for a participant is serialised by its lock; nothing here runs
-per packet."""
+One Router per meeting, one Peer (two Transports) per client connection.
+Every call names the participant and, optionally, the connection (the
+signalling layer passes the Socket.IO sid); without one, the participant id
+stands for its only connection (in-process tests, benches).  Keying by
+connection means a reload's old connection can be torn down while the new
+one negotiates, without either touching the other's peer.  All negotiation
+for a connection is serialised by its peer's lock; nothing here runs per
+packet."""
 
 from __future__ import annotations
 
@@ -61,7 +66,9 @@ class MediaService:
         allow_loopback: bool = False,
         on_tracks_changed: Callable[[str], Awaitable[None]] | None = None,
         on_active_speaker: Callable[[str, str | None], Awaitable[None]] | None = None,
-        on_offer: Callable[[str, str, str], Awaitable[None]] | None = None,
+        # on_offer(meeting_id, participant_id, connection_id, sdp): deliver a
+        # server-initiated offer to that connection only.
+        on_offer: Callable[[str, str, str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.ice_servers = self._check_ice_servers(ice_servers)
         if allow_loopback:
@@ -70,7 +77,7 @@ class MediaService:
         self.on_active_speaker = on_active_speaker
         self.on_offer = on_offer
         self._routers: dict[str, Router] = {}
-        self._peers: dict[tuple[str, str], Peer] = {}
+        self._peers: dict[tuple[str, str], Peer] = {}  # (meeting id, connection id) -> peer
         # Cleanups started from aiortc's synchronous state callbacks; owned
         # here so close() can finish them.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -100,10 +107,10 @@ class MediaService:
             return []
         return [TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values()]
 
-    def consumers(self, meeting_id: str, participant_id: str) -> list[dict]:
-        """What the participant's receive transport carries, by mid: lets the
+    def consumers(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> list[dict]:
+        """What the connection's receive transport carries, by mid: lets the
         client map each received transceiver to a track id."""
-        peer = self._peers.get((meeting_id, participant_id))
+        peer = self._find(meeting_id, participant_id, connection)
         if peer is None:
             return []
         return [
@@ -131,15 +138,25 @@ class MediaService:
             self._routers[meeting_id] = router
         return router
 
-    def _peer(self, meeting_id: str, participant_id: str) -> Peer:
+    def _find(self, meeting_id: str, participant_id: str, connection: str | None) -> Peer | None:
+        """The connection's peer, if it has one and it is this participant's."""
+        peer = self._peers.get((meeting_id, participant_id if connection is None else connection))
+        if peer is None or peer.participant_id != participant_id:
+            return None
+        return peer
+
+    def _peer(self, meeting_id: str, participant_id: str, connection: str | None) -> Peer:
         if self._closed:
             raise MediaError("state", "media service is closed")
-        key = (meeting_id, participant_id)
+        connection_id = participant_id if connection is None else connection
+        key = (meeting_id, connection_id)
         peer = self._peers.get(key)
         if peer is None:
-            peer = Peer(meeting_id, participant_id)
+            peer = Peer(meeting_id, participant_id, connection_id)
             self._peers[key] = peer
             self._router_for(meeting_id)
+        elif peer.participant_id != participant_id:
+            raise MediaError("state", "this connection belongs to another participant")
         return peer
 
     def _new_transport(self, peer: Peer, role: Literal["send", "recv"]) -> Transport:
@@ -153,7 +170,13 @@ class MediaService:
 
     # -- publishing ---------------------------------------------------------------
     async def publish(
-        self, meeting_id: str, participant_id: str, sdp: str, sources: dict[str, str] | None = None
+        self,
+        meeting_id: str,
+        participant_id: str,
+        sdp: str,
+        sources: dict[str, str] | None = None,
+        *,
+        connection: str | None = None,
     ) -> str:
         description = self._parse(sdp)
         media = [m for m in description.media if m.kind in ("audio", "video")]
@@ -163,10 +186,10 @@ class MediaService:
         for mid, source in sources.items():
             if source not in SOURCES:
                 raise MediaError("invalid", f"unknown source {source!r} for mid {mid!r}")
-        peer = self._peer(meeting_id, participant_id)
+        peer = self._peer(meeting_id, participant_id, connection)
         async with peer.lock:
             if peer.gone:
-                raise MediaError("state", "participant has left")
+                raise MediaError("state", "the connection has left")
             created = peer.send is None
             if created:
                 peer.send = self._new_transport(peer, "send")
@@ -257,14 +280,23 @@ class MediaService:
                     del table[ssrc]
         router = self._routers.get(peer.meeting_id)
         if router is not None:
-            for consumer in router.close_producer(producer.id):
-                subscriber = self._peers.get((peer.meeting_id, consumer.participant_id))
+            closed = router.close_producer(producer.id)
+            # Consumers name their subscriber's participant, but a participant
+            # may have several connections: find each consumer's own peer.
+            owner = {
+                c.id: p
+                for p in self._peers.values()
+                if p.meeting_id == peer.meeting_id and p.consumers
+                for c in p.consumers.values()
+            } if closed else {}
+            for consumer in closed:
+                subscriber = owner.get(consumer.id)
                 if subscriber is not None:
                     self._release_consumer(subscriber, consumer)
                     subscriber.dirty = True
 
-    async def unpublish(self, meeting_id: str, participant_id: str) -> None:
-        peer = self._peers.get((meeting_id, participant_id))
+    async def unpublish(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> None:
+        peer = self._find(meeting_id, participant_id, connection)
         if peer is None or peer.send is None:
             return
         async with peer.lock:
@@ -278,7 +310,12 @@ class MediaService:
 
     # -- subscribing -------------------------------------------------------------
     async def subscribe(
-        self, meeting_id: str, participant_id: str, track_ids: list[str] | Literal["all"]
+        self,
+        meeting_id: str,
+        participant_id: str,
+        track_ids: list[str] | Literal["all"],
+        *,
+        connection: str | None = None,
     ) -> str | None:
         """Return an offer for the receive transport, or None while there is
         nothing to receive yet (the first producer then triggers on_offer)."""
@@ -293,10 +330,10 @@ class MediaService:
             if unknown:
                 raise MediaError("not_found", f"unknown track(s): {', '.join(unknown)}")
             want = set(track_ids)
-        peer = self._peer(meeting_id, participant_id)
+        peer = self._peer(meeting_id, participant_id, connection)
         async with peer.lock:
             if peer.gone:
-                raise MediaError("state", "participant has left")
+                raise MediaError("state", "the connection has left")
             peer.want = want
             if peer.recv is None and not self._desired(peer):
                 # An offer without m= sections is one browsers refuse
@@ -386,8 +423,8 @@ class MediaService:
             router.add_consumer(consumer)
         return pc.localDescription.sdp
 
-    async def answer(self, meeting_id: str, participant_id: str, sdp: str) -> None:
-        peer = self._peers.get((meeting_id, participant_id))
+    async def answer(self, meeting_id: str, participant_id: str, sdp: str, *, connection: str | None = None) -> None:
+        peer = self._find(meeting_id, participant_id, connection)
         if peer is None or peer.recv is None:
             raise MediaError("state", "no offer is waiting for an answer")
         self._parse(sdp)
@@ -434,7 +471,7 @@ class MediaService:
                 return
             sdp = await self._make_offer(peer)
         try:
-            await self.on_offer(peer.meeting_id, peer.participant_id, sdp)
+            await self.on_offer(peer.meeting_id, peer.participant_id, peer.connection_id, sdp)
         except Exception:
             logger.exception("on_offer callback failed")
 
@@ -463,16 +500,24 @@ class MediaService:
         if peer.gone or self._closed:
             return
         task = asyncio.get_running_loop().create_task(
-            self.leave(peer.meeting_id, peer.participant_id), name=f"media-leave-{peer.participant_id}"
+            self._leave_peer(peer), name=f"media-leave-{peer.participant_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # -- leaving / teardown ---------------------------------------------------------
-    async def leave(self, meeting_id: str, participant_id: str) -> None:
-        peer = self._peers.get((meeting_id, participant_id))
-        if peer is None or peer.gone:
+    async def leave(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> None:
+        """Tear down one connection's media; the participant's other
+        connections (a reload's new one) keep theirs."""
+        peer = self._find(meeting_id, participant_id, connection)
+        if peer is not None:
+            await self._leave_peer(peer)
+
+    async def _leave_peer(self, peer: Peer) -> None:
+        if peer.gone:
             return
+        meeting_id = peer.meeting_id
+        key = (meeting_id, peer.connection_id)
         had_producers = bool(peer.producers)
         try:
             async with peer.lock:
@@ -489,17 +534,19 @@ class MediaService:
                 # 10 s) must still close every peer connection it took.
                 await asyncio.shield(asyncio.gather(*(t.close() for t in transports)))
         finally:
-            # Even if cancelled half-way, the participant is gone for good.
+            # Even if cancelled half-way, the connection's media is gone for good.
             peer.gone = True
-            if self._peers.get((meeting_id, participant_id)) is peer:
-                del self._peers[(meeting_id, participant_id)]
+            if self._peers.get(key) is peer:
+                del self._peers[key]
         if had_producers:
             await self._tracks_changed(meeting_id)
         await self._close_router_if_idle(meeting_id)
 
     async def _forget_if_empty(self, peer: Peer) -> None:
         if peer.send is None and peer.recv is None and not peer.producers and not peer.consumers:
-            self._peers.pop((peer.meeting_id, peer.participant_id), None)
+            key = (peer.meeting_id, peer.connection_id)
+            if self._peers.get(key) is peer:
+                del self._peers[key]
             await self._close_router_if_idle(peer.meeting_id)
 
     async def _close_router_if_idle(self, meeting_id: str) -> None:
@@ -524,8 +571,8 @@ class MediaService:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for meeting_id, participant_id in list(self._peers):
-            await self.leave(meeting_id, participant_id)
+        for peer in list(self._peers.values()):
+            await self._leave_peer(peer)
         for meeting_id in list(self._routers):
             router = self._routers.pop(meeting_id)
             await router.close()
@@ -550,7 +597,8 @@ class MediaService:
         }
         return {
             "routers": len(routers),
-            "participants": len(self._peers),
+            "participants": len({(p.meeting_id, p.participant_id) for p in self._peers.values()}),
+            "peers": len(self._peers),  # one per client connection with media
             "transports": sum(len(p.transports()) for p in self._peers.values()),
             "producers": sum(len(r.producers) for r in routers),
             "consumers": sum(len(r.consumers) for r in routers),

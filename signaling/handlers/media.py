@@ -1,5 +1,9 @@
 """Media signalling: two peer connections per client, the SFU behind them.
 
+Media belongs to the Socket.IO connection (`caller.sid`), not to the
+participant: a reload's new connection negotiates while the old one is torn
+down, and neither sees the other's offers or peer connections.
+
 Extensions to the contract (see docs/protocol.md):
 - `media:publish` may carry `sources: {mid: camera|screen|mic}` to label
   transceivers; unlabeled video is the camera, unlabeled audio the mic.
@@ -49,8 +53,12 @@ def build_media_service(hub: "Hub") -> MediaService:
         # Volatile and frequent: not a meeting event, so no seq.
         await hub.emit_unsequenced(meeting_id, "media:active-speaker", {"participant_id": participant_id})
 
-    async def offer(meeting_id: str, participant_id: str, sdp: str) -> None:
-        await hub.emit_to(participant_id, "media:offer", _offer_body(service, meeting_id, participant_id, sdp))
+    async def offer(meeting_id: str, participant_id: str, connection_id: str, sdp: str) -> None:
+        # To the connection whose peer made the offer, never the participant's
+        # room: another connection of the same participant (a reload) would
+        # take an offer meant for a peer connection it does not have.
+        body = _offer_body(service, meeting_id, participant_id, connection_id, sdp)
+        await hub.sio.emit("media:offer", body, to=connection_id, namespace="/meeting")
 
     service = MediaService(
         ice_servers=hub.settings.ice_servers,
@@ -62,8 +70,8 @@ def build_media_service(hub: "Hub") -> MediaService:
     return service
 
 
-def _offer_body(service: MediaService, meeting_id: str, participant_id: str, sdp: str) -> dict:
-    return {"sdp": sdp, "consumers": service.consumers(meeting_id, participant_id)}
+def _offer_body(service: MediaService, meeting_id: str, participant_id: str, connection_id: str, sdp: str) -> dict:
+    return {"sdp": sdp, "consumers": service.consumers(meeting_id, participant_id, connection=connection_id)}
 
 
 def _media(hub: "Hub") -> MediaService:
@@ -80,7 +88,9 @@ def _as_hub_error(exc: MediaError) -> HubError:
 @events.on("media:publish", PublishIn, roles=PUBLISHERS)
 async def publish(hub: "Hub", caller: Caller, payload: PublishIn) -> dict:
     try:
-        answer = await _media(hub).publish(caller.meeting_id, caller.participant_id, payload.sdp, payload.sources)
+        answer = await _media(hub).publish(
+            caller.meeting_id, caller.participant_id, payload.sdp, payload.sources, connection=caller.sid
+        )
     except MediaError as exc:
         raise _as_hub_error(exc) from None
     return {"sdp": answer}
@@ -88,21 +98,21 @@ async def publish(hub: "Hub", caller: Caller, payload: PublishIn) -> dict:
 
 @events.on("media:unpublish")
 async def unpublish(hub: "Hub", caller: Caller, _payload) -> None:
-    await _media(hub).unpublish(caller.meeting_id, caller.participant_id)
+    await _media(hub).unpublish(caller.meeting_id, caller.participant_id, connection=caller.sid)
 
 
 @events.on("media:subscribe", SubscribeIn)
 async def subscribe(hub: "Hub", caller: Caller, payload: SubscribeIn) -> None:
     service = _media(hub)
     try:
-        sdp = await service.subscribe(caller.meeting_id, caller.participant_id, payload.tracks)
+        sdp = await service.subscribe(caller.meeting_id, caller.participant_id, payload.tracks, connection=caller.sid)
     except MediaError as exc:
         raise _as_hub_error(exc) from None
     if sdp is None:
         return  # nothing published yet: the first track brings a media:offer
     # To this connection only: it holds the receiving peer connection.
     await hub.sio.emit(
-        "media:offer", _offer_body(service, caller.meeting_id, caller.participant_id, sdp),
+        "media:offer", _offer_body(service, caller.meeting_id, caller.participant_id, caller.sid, sdp),
         to=caller.sid, namespace="/meeting",
     )
 
@@ -110,7 +120,7 @@ async def subscribe(hub: "Hub", caller: Caller, payload: SubscribeIn) -> None:
 @events.on("media:answer", AnswerIn)
 async def answer(hub: "Hub", caller: Caller, payload: AnswerIn) -> None:
     try:
-        await _media(hub).answer(caller.meeting_id, caller.participant_id, payload.sdp)
+        await _media(hub).answer(caller.meeting_id, caller.participant_id, payload.sdp, connection=caller.sid)
     except MediaError as exc:
         raise _as_hub_error(exc) from None
 
@@ -123,18 +133,22 @@ async def tracks_section(hub: "Hub", caller: Caller, _session) -> list[dict]:
 @events.on_leave
 async def leave(hub: "Hub", caller: Caller) -> None:
     if hub.media is not None:
-        await hub.media.leave(caller.meeting_id, caller.participant_id)
+        # This connection's media only: the participant may already be back
+        # on a new connection (a reload) that is negotiating its own.
+        await hub.media.leave(caller.meeting_id, caller.participant_id, connection=caller.sid)
 
 
 @events.state("media")
 async def media_section(hub: "Hub", caller: Caller, _session) -> dict:
     """What the hub forwards for this caller, so a client that reconnected
-    (and lost its server-side peer) knows to publish and subscribe afresh."""
+    (and lost its server-side peer) knows to publish and subscribe afresh.
+    `publishing` is the participant's (any connection); `consumers` counts
+    this connection's."""
     if hub.media is None:
         return {"available": False, "publishing": False, "consumers": 0}
     mine = [t for t in hub.media.tracks(caller.meeting_id) if t.participant_id == caller.participant_id]
     return {
         "available": True,
         "publishing": bool(mine),
-        "consumers": len(hub.media.consumers(caller.meeting_id, caller.participant_id)),
+        "consumers": len(hub.media.consumers(caller.meeting_id, caller.participant_id, connection=caller.sid)),
     }

@@ -83,8 +83,8 @@ def config() -> RTCConfiguration:
 
 
 class Publisher:
-    def __init__(self, service: MediaService, meeting: str, pid: str) -> None:
-        self.service, self.meeting, self.pid = service, meeting, pid
+    def __init__(self, service: MediaService, meeting: str, pid: str, connection: str | None = None) -> None:
+        self.service, self.meeting, self.pid, self.connection = service, meeting, pid, connection
         self.pc = RTCPeerConnection(config())
         self.tracks: list[MediaStreamTrack] = []
 
@@ -98,7 +98,9 @@ class Publisher:
 
     async def publish(self, sources: dict[str, str] | None = None) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await self.service.publish(self.meeting, self.pid, self.pc.localDescription.sdp, sources)
+        answer = await self.service.publish(
+            self.meeting, self.pid, self.pc.localDescription.sdp, sources, connection=self.connection
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         return answer
 
@@ -107,8 +109,8 @@ class Publisher:
 
 
 class Subscriber:
-    def __init__(self, service: MediaService, meeting: str, pid: str) -> None:
-        self.service, self.meeting, self.pid = service, meeting, pid
+    def __init__(self, service: MediaService, meeting: str, pid: str, connection: str | None = None) -> None:
+        self.service, self.meeting, self.pid, self.connection = service, meeting, pid, connection
         self.pc = RTCPeerConnection(config())
         self.frames: dict[str, int] = {"audio": 0, "video": 0}
         self.frames_by_track: dict[str, int] = {}  # msid track id = producer id
@@ -138,10 +140,10 @@ class Subscriber:
     async def apply_offer(self, offer: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self.service.answer(self.meeting, self.pid, self.pc.localDescription.sdp)
+        await self.service.answer(self.meeting, self.pid, self.pc.localDescription.sdp, connection=self.connection)
 
     async def subscribe(self, tracks) -> str | None:
-        offer = await self.service.subscribe(self.meeting, self.pid, tracks)
+        offer = await self.service.subscribe(self.meeting, self.pid, tracks, connection=self.connection)
         if offer is not None:  # None: nothing to receive yet, on_offer brings it
             await self.apply_offer(offer)
         return offer

@@ -220,7 +220,7 @@ async def test_camera_and_screen_together_then_unpublish(service: MediaService) 
         stats = service.stats()
         assert stats["producers"] == 0 and stats["consumers"] == 0 and stats["transports"] == 1
         # The subscriber is told by a new offer; its m-lines go inactive.
-        _, who, offer = service.test_offers[-1]
+        _, who, offer, _ = service.test_offers[-1]
         assert who == "bob" and "a=inactive" in offer and "a=sendonly" not in offer
         await sub.apply_offer(offer)
     finally:

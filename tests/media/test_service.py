@@ -62,7 +62,7 @@ async def test_sources_and_renegotiation(service: MediaService) -> None:
         await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         assert sorted((t.kind, t.source) for t in service.tracks("r")) == [("audio", "mic"), ("video", "screen")]
         await wait_for(lambda: any(o[1] == "bob" for o in service.test_offers), 5, "server offer")
-        _, _, offer = service.test_offers[-1]
+        _, _, offer, _ = service.test_offers[-1]
         await sub.apply_offer(offer)
         await wait_for(lambda: sub.frames["video"] >= 15, 15, "screen frames")
 
@@ -73,7 +73,7 @@ async def test_sources_and_renegotiation(service: MediaService) -> None:
         await pub.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         assert [(t.kind, t.source) for t in service.tracks("r")] == [("audio", "mic")]
         assert service.stats()["consumers"] == 1
-        _, _, offer = service.test_offers[-1]
+        _, _, offer, _ = service.test_offers[-1]
         await sub.apply_offer(offer)
         t.direction = "sendonly"
         await pub.pc.setLocalDescription(await pub.pc.createOffer())
@@ -90,6 +90,55 @@ async def test_sources_and_renegotiation(service: MediaService) -> None:
     finally:
         await sub.close()
         await pub.close()
+
+
+async def test_connections_of_one_participant_are_independent(service: MediaService) -> None:
+    """A participant on two connections (a reload overlapping its old page)
+    has two peers: offers go to the connection they were made for, and one
+    connection's leave leaves the other receiving."""
+    pub = Publisher(service, "k", "alice")
+    pub.add(MovingVideo())
+    await pub.publish()
+    old = Subscriber(service, "k", "bob", connection="sid-old")
+    new = Subscriber(service, "k", "bob", connection="sid-new")
+    carol = Publisher(service, "k", "carol")
+    carol.add(Tone())
+    try:
+        await old.subscribe("all")
+        await new.subscribe("all")
+        await wait_for(lambda: old.frames["video"] >= 5 and new.frames["video"] >= 5, 15, "video on both")
+        assert service.stats()["peers"] == 3 and service.stats()["participants"] == 2
+        assert service.stats()["transports"] == 3  # one send, two receive
+
+        # A second publisher: each of bob's connections gets its own offer.
+        await carol.publish()
+        await wait_for(lambda: {o[3] for o in service.test_offers} >= {"sid-old", "sid-new"}, 5, "two offers")
+        offers = {o[3]: o[2] for o in service.test_offers}
+        assert offers["sid-old"] != offers["sid-new"]
+        assert all(o[1] == "bob" for o in service.test_offers)
+        await new.apply_offer(offers["sid-new"])
+        await old.apply_offer(offers["sid-old"])
+        await wait_for(lambda: new.frames["audio"] >= 10, 10, "carol's audio on the new connection")
+
+        # A connection is not someone else's to tear down or use.
+        await service.leave("k", "alice", connection="sid-new")
+        with pytest.raises(MediaError) as err:
+            await service.subscribe("k", "alice", "all", connection="sid-new")
+        assert err.value.code == "state"
+        assert len(service.consumers("k", "bob", connection="sid-new")) == 2
+
+        # The old connection leaves; the new one keeps receiving.
+        await service.leave("k", "bob", connection="sid-old")
+        assert service.consumers("k", "bob", connection="sid-old") == []
+        assert len(service.consumers("k", "bob", connection="sid-new")) == 2
+        assert service.stats()["peers"] == 3  # alice, carol and the new connection
+        seen = new.frames["video"]
+        await wait_for(lambda: new.frames["video"] >= seen + 10, 10, "video after the old connection left")
+    finally:
+        await old.close()
+        await new.close()
+        await pub.close()
+        await carol.close()
 
 
 def _open_fds() -> int:
