@@ -22,7 +22,7 @@ from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 
 from . import aiortc_hooks as hooks
-from . import negotiation
+from . import negotiation, sdp_checks
 from .negotiation import DEFAULT_SOURCE, SOURCES
 from .consumer import Consumer
 from .forwarding_track import ForwardingTrack
@@ -178,10 +178,12 @@ class MediaService:
         *,
         connection: str | None = None,
     ) -> str:
+        existing = self._find(meeting_id, participant_id, connection)
+        try:
+            sdp_checks.check_publish_offer(sdp, renegotiating=existing is not None and existing.send is not None)
+        except sdp_checks.SdpError as exc:
+            raise MediaError("invalid", f"bad offer: {exc}") from None
         description = self._parse(sdp)
-        media = [m for m in description.media if m.kind in ("audio", "video")]
-        if not media:
-            raise MediaError("invalid", "the offer has no audio or video")
         sources = dict(sources or {})
         for mid, source in sources.items():
             if source not in SOURCES:
@@ -424,6 +426,9 @@ class MediaService:
         return pc.localDescription.sdp
 
     async def answer(self, meeting_id: str, participant_id: str, sdp: str, *, connection: str | None = None) -> None:
+        # Garbage is `invalid` whatever the state; only a well-formed answer
+        # can be too early or too late.
+        self._check_answer(sdp, None)
         peer = self._find(meeting_id, participant_id, connection)
         if peer is None or peer.recv is None:
             raise MediaError("state", "no offer is waiting for an answer")
@@ -432,6 +437,7 @@ class MediaService:
             transport = peer.recv
             if transport is None or transport.pc.signalingState != "have-local-offer":
                 raise MediaError("state", "no offer is waiting for an answer")
+            self._check_answer(sdp, transport.pc.localDescription.sdp)
             try:
                 await transport.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             except Exception as exc:
@@ -618,6 +624,13 @@ class MediaService:
                 raise ValueError(f"bad ICE server entry: {entry!r}")
             checked.append({"urls": urls, "username": entry.get("username"), "credential": entry.get("credential")})
         return checked
+
+    @staticmethod
+    def _check_answer(sdp: str, offer: str | None) -> None:
+        try:
+            sdp_checks.check_answer(sdp, offer)
+        except sdp_checks.SdpError as exc:
+            raise MediaError("invalid", f"bad answer: {exc}") from None
 
     @staticmethod
     def _parse(sdp: str) -> SessionDescription:

@@ -35,9 +35,21 @@ async def test_refusals(service: MediaService) -> None:
     with pytest.raises(MediaError) as err:
         await service.subscribe("m", "a", ["nope"])
     assert err.value.code == "not_found"
-    with pytest.raises(MediaError) as err:
+    with pytest.raises(MediaError) as err:  # garbage is invalid whatever the state
         await service.answer("m", "a", "v=0\r\n")
-    assert err.value.code == "state"
+    assert err.value.code == "invalid"
+    tx, rx = RTCPeerConnection(config()), RTCPeerConnection(config())
+    try:  # a real answer, but no offer of the hub's is waiting for it
+        tx.addTransceiver(Tone(), direction="sendonly")
+        await tx.setLocalDescription(await tx.createOffer())
+        await rx.setRemoteDescription(tx.localDescription)
+        await rx.setLocalDescription(await rx.createAnswer())
+        with pytest.raises(MediaError) as err:
+            await service.answer("m", "a", rx.localDescription.sdp)
+        assert err.value.code == "state"
+    finally:
+        await tx.close()
+        await rx.close()
     stats = service.stats()
     assert stats["transports"] == 0 and stats["participants"] == 0 and stats["tasks"] == 0
 
