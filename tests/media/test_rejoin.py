@@ -91,6 +91,9 @@ async def test_immediate_rejoin_gets_video_every_round(sqlite_hub, clients):
             client = await sqlite_hub.connect(station["token"])
             clients.append(client)
             viewer = Viewer(client)
+            # The new connection starts with nothing of the old one's.
+            fresh = (await client.call("state:sync"))["media"]
+            assert fresh == {"available": True, "publishing": False, "consumers": 0}, (round_no, fresh)
             ack = await viewer.subscribe_and_answer()
             if not ack.get("ok"):
                 outcomes.append(f"round {round_no}: answer refused {ack.get('error')}")
@@ -103,6 +106,7 @@ async def test_immediate_rejoin_gets_video_every_round(sqlite_hub, clients):
             # The new connection was offered on its own socket, once: no offer
             # meant for another connection of the same participant reached it.
             offers = len(client.received["media:offer"])
+            assert (await client.call("state:sync"))["media"]["consumers"] == 1
             outcomes.append("ok" if offers == 1 else f"round {round_no}: {offers} offers")
         failed = [o for o in outcomes if o != "ok"]
         print(f"\nimmediate rejoin: {ROUNDS - len(failed)}/{ROUNDS} rounds with video "
