@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 
 from media.sdp_checks import MAX_SECTIONS, SdpError, check_answer, check_publish_offer, parse
 from tests.media.media_testkit import MovingVideo, Tone, config
