@@ -7,22 +7,32 @@ Raising a `HubError` becomes an `{"ok": false, "error": ...}` ack.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.errors import Forbidden
+from sessions.errors import Forbidden, format_validation_error, from_database_error
 from sessions.roles import Role
+from sessions.text import EdgeModel
 
 if TYPE_CHECKING:
     from web.hub import Hub
 
+log = logging.getLogger(__name__)
 
-class Payload(BaseModel):
-    """Base of every client payload: unknown fields are an error, not ignored."""
+__all__ = ["Payload", "Empty", "Caller", "Events", "EventSpec", "format_validation_error"]
+
+
+class Payload(EdgeModel):
+    """Base of every client payload: unknown fields are an error, not ignored,
+    and no string in it carries a control character (sessions/text.py); give
+    fields the types of sessions/text.py (Line, Id, Int, Bool, Number)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -69,7 +79,7 @@ class Events:
         """Declare a client→server event; `roles` refuses others with `forbidden`."""
 
         def decorate(fn: Handler) -> Handler:
-            self.specs[name] = EventSpec(name, model, frozenset(roles) if roles else None, fn)
+            self.specs[name] = EventSpec(name, model, frozenset(roles) if roles else None, _refusing_bad_data(fn))
             return fn
 
         return decorate
@@ -100,3 +110,22 @@ class Events:
         hand): the caller's media, say, lived and died in the other process."""
         self.lost_hooks.append(fn)
         return fn
+
+
+def _refusing_bad_data(fn: Handler) -> Handler:
+    """A database refusal caused by input becomes its contract error, not an
+    `internal` ack (a safety net behind the payload models)."""
+
+    @wraps(fn)
+    async def handler(hub: "Hub", caller: Caller, payload: Any) -> dict | None:
+        try:
+            return await fn(hub, caller, payload)
+        except SQLAlchemyError as exc:
+            refusal = from_database_error(exc)
+            if refusal is None:
+                raise
+            # One line, no traceback: input did this, but a check is missing.
+            log.warning("%s: the database refused its input (%s)", fn.__name__, type(getattr(exc, "orig", None) or exc).__name__)
+            raise refusal from None
+
+    return handler

@@ -30,6 +30,7 @@ from sessions.documents import runtime, service
 from sessions.documents.models import Document
 from sessions.events import LoggedEvent
 from sessions.roles import Role
+from sessions.text import Id, Int
 from signaling.registry import Caller, Events, Payload
 from web.hub import NAMESPACE, participant_room
 
@@ -38,20 +39,17 @@ if TYPE_CHECKING:
 
 events = Events()
 
-ID = Field(min_length=1, max_length=32)
-
-
 class PresenterIn(Payload):
-    participant_id: str | None = Field(max_length=32)
+    participant_id: Id | None
 
 
 class PresentIn(Payload):
-    document_id: str = ID
-    page: int = Field(ge=1, le=100_000)
+    document_id: Id
+    page: Int = Field(ge=1, le=100_000)
 
 
 class OpenedIn(Payload):
-    document_id: str = ID
+    document_id: Id
 
 
 def viewer_of(caller: Caller) -> service.Viewer:

@@ -39,7 +39,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
-from pydantic import Field, RootModel, StrictBool
+from pydantic import Field, RootModel
 
 from sessions import presence
 from sessions.events import LoggedEvent
@@ -48,6 +48,7 @@ from sessions.inquiry.service import InquiryService
 from sessions.inquiry.state import InquiryState
 from sessions.inquiry.timers import CHECK_INTERVAL_S, InquiryClock
 from sessions.roles import OPERATORS, Role
+from sessions.text import Bool, Id, Int, Line, Number
 from signaling.registry import Caller, Events, Payload
 
 if TYPE_CHECKING:
@@ -55,19 +56,19 @@ if TYPE_CHECKING:
 
 events = Events()
 
-ParticipantId = Annotated[str, Field(min_length=1, max_length=32)]
-Seconds = Annotated[float, Field(gt=0, le=14400)]
+ParticipantId = Id
+Seconds = Annotated[Number, Field(gt=0, le=14400)]
 
 
 class OpenTopicIn(Payload):
     action: Literal["open_topic"]
-    title: str = Field(min_length=1, max_length=300)
+    title: Line = Field(min_length=1, max_length=300)
     respondents: list[ParticipantId] = Field(min_length=1, max_length=50)
     report_s: Seconds | None = None
     question_s: Seconds | None = None
     answer_s: Seconds | None = None
-    follow_ups: int | None = Field(default=None, ge=0, le=20)
-    allow_deputies: StrictBool = True
+    follow_ups: Int | None = Field(default=None, ge=0, le=20)
+    allow_deputies: Bool = True
 
 
 class StartReportIn(Payload):
@@ -99,7 +100,7 @@ class CloseTopicIn(Payload):
 
 class FloorControlIn(Payload):
     action: Literal["floor_control"]
-    on: StrictBool
+    on: Bool
 
 
 CommandUnion = Annotated[
@@ -113,7 +114,7 @@ class CommandIn(RootModel[CommandUnion]):
 
 
 class HandIn(Payload):
-    raise_: StrictBool = Field(alias="raise")
+    raise_: Bool = Field(alias="raise")
 
 
 def to_command(payload: CommandUnion) -> m.Command:

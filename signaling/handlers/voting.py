@@ -39,12 +39,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, Strict, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import events as event_log
 from sessions.models import new_id
 from sessions.roles import Role
+from sessions.text import Bool, Id, Int, Line
 from signaling.registry import Caller, Events, Payload
 from voting import rules, service
 from voting.turnout import pump_of
@@ -60,15 +61,15 @@ VACUUM_DELAY_S = 1.0  # one VACUUM for a batch of closes
 BALLOT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-ParticipantId = Annotated[str, Field(min_length=1, max_length=64)]
+ParticipantId = Id
 
 
 class VoteOptions(Payload):
-    options: list[str] | None = Field(default=None, min_length=2, max_length=10)
-    secret: bool
+    options: list[Line] | None = Field(default=None, min_length=2, max_length=10)
+    secret: Bool
     eligible_roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
     base: rules.CountingBase = rules.CountingBase.ELIGIBLE
-    duration_s: int | None = Field(default=None, ge=1, le=86400)
+    duration_s: Int | None = Field(default=None, ge=1, le=86400)
 
     @field_validator("options")
     @classmethod
@@ -103,23 +104,23 @@ class VoteOptions(Payload):
 
 
 class OpenVote(VoteOptions):
-    subject: str = Field(min_length=1, max_length=300)
+    subject: Line = Field(min_length=1, max_length=300)
 
 
 class OpenBatch(VoteOptions):
-    subject_prefix: str = Field(default="满意度测评：", max_length=100)
+    subject_prefix: Line = Field(default="满意度测评：", max_length=100)
     respondents: list[ParticipantId] = Field(min_length=1, max_length=50)
 
 
 class CastVote(Payload):
-    vote_id: str = Field(min_length=1, max_length=64)
-    choice: str = Field(min_length=1, max_length=100)
-    ballot_id: str | None = Field(default=None, pattern=BALLOT_ID.pattern)
+    vote_id: Id
+    choice: Line = Field(min_length=1, max_length=100)
+    ballot_id: Annotated[str, Strict()] | None = Field(default=None, pattern=BALLOT_ID.pattern)
 
 
 class CloseVote(Payload):
-    vote_id: str | None = Field(default=None, min_length=1, max_length=64)
-    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+    vote_id: Id | None = None
+    batch_id: Id | None = None
 
     @model_validator(mode="after")
     def _one(self) -> "CloseVote":
