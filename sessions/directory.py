@@ -53,8 +53,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def create_site(session: AsyncSession, name: str, kind: SiteKind, parent_id: str | None) -> SiteView:
-    parent = await session.get(Site, parent_id) if parent_id else None
-    if parent_id and parent is None:
+    # `is not None`, not truthiness: "" is an id that names nothing, not "no parent".
+    parent = await session.get(Site, parent_id) if parent_id is not None else None
+    if parent_id is not None and parent is None:
         raise NotFound("no such parent site")
     parent_kind = SiteKind(parent.kind) if parent else None
     if parent_kind not in ALLOWED_PARENTS[kind]:
@@ -91,7 +92,8 @@ async def add_participant(
     await get_meeting(session, meeting_id)
     if role is Role.ADMIN:
         raise Invalid("admin is not a meeting role")
-    if site_id and await session.get(Site, site_id) is None:
+    # `is not None`: an empty id reached the foreign key before and failed there (a 500).
+    if site_id is not None and await session.get(Site, site_id) is None:
         raise NotFound("no such site")
     participant = Participant(meeting_id=meeting_id, name=name, role=role.value, site_id=site_id)
     session.add(participant)

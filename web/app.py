@@ -7,17 +7,46 @@ import pkgutil
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from signaling.server import MeetingNamespace, create_sio, discover_events
 from web import api as api_modules
 from web.auth import HUB_KEY
 from web.config import Settings
-from web.errors import error_middleware
+from web.errors import error_middleware, input_guard_middleware
 from web.hub import Hub
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+
+# aiohttp refuses a header over 8190 bytes itself, with a text/plain 400 and
+# a logged traceback, before any handler can answer the contract's error.
+# Raised so that what a client might really send (a long token, a pasted
+# link) reaches the handlers, which answer 401/404 JSON; beyond these, the
+# request is not HTTP we serve. They are the parser's per-line limits,
+# applied the same under tests (aiohttp_client) and `plenary serve`.
+MAX_HEADER_FIELD_BYTES = 128 * 1024
+MAX_REQUEST_LINE_BYTES = 64 * 1024
+HANDLER_ARGS = {"max_field_size": MAX_HEADER_FIELD_BYTES, "max_line_size": MAX_REQUEST_LINE_BYTES}
+
+
+class _MalformedRequestFilter(logging.Filter):
+    """aiohttp logs every request it cannot parse (a header over the limits
+    above, garbage on the port) with a full traceback: one client could fill
+    the disk. Such a request is the client's fault, so one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BadHttpMessage):
+            reason = " ".join(str(exc.message).split())[:200]
+            record.msg, record.args = "refused a malformed HTTP request: %s", (reason,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_MALFORMED_FILTER = _MalformedRequestFilter()
 
 
 def discover_routes() -> list[web.RouteTableDef]:
@@ -32,7 +61,11 @@ def discover_routes() -> list[web.RouteTableDef]:
 def create_app(settings: Settings) -> web.Application:
     # Built fresh per call: a Socket.IO server made at import time binds to
     # the first event loop and breaks the second test that uses it.
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_upload_bytes + 1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, input_guard_middleware],
+        client_max_size=settings.max_upload_bytes + 1024 * 1024,
+        handler_args=HANDLER_ARGS,
+    )
     sio = create_sio(settings.redis_url)
     hub = Hub(settings, sio)
     hub.features = discover_events()
@@ -54,6 +87,9 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
+    server_log = logging.getLogger("aiohttp.server")
+    if _MALFORMED_FILTER not in server_log.filters:
+        server_log.addFilter(_MALFORMED_FILTER)
     return app
 
 

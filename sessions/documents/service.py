@@ -18,6 +18,7 @@ from sessions.errors import Forbidden, Invalid, NotFound
 from sessions.events import LoggedEvent
 from sessions.models import Participant, utcnow
 from sessions.roles import OPERATORS, Role
+from sessions.text import check_id
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def parse_share(roles_csv: str | None, participants_csv: str | None) -> tuple[li
             raise Invalid(f"roles: {role!r} is not a meeting role")
     if len(participants) > 10_000:
         raise Invalid("participants: too many")
+    for participant in participants:
+        check_id(participant, "participants:")
     return roles, participants
 
 

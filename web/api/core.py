@@ -1,13 +1,12 @@
 """REST for sites, meetings and participants."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from sessions import directory
 from sessions.roles import Role, SiteKind
+from sessions.text import EdgeModel, Id, IsoDatetime, Line
 from signaling.handlers.presence import request_roster, roster_of
 from web.auth import hub_of, require_admin, require_meeting_access
 from web.errors import read_json
@@ -15,25 +14,25 @@ from web.errors import read_json
 routes = web.RouteTableDef()
 
 
-class Body(BaseModel):
+class Body(EdgeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class SiteIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     kind: SiteKind
-    parent_id: str | None = Field(default=None, max_length=32)
+    parent_id: Id | None = None
 
 
 class MeetingIn(Body):
-    title: str = Field(min_length=1, max_length=300)
-    starts_at: datetime | None = None
+    title: Line = Field(min_length=1, max_length=300)
+    starts_at: IsoDatetime | None = None
 
 
 class ParticipantIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     role: Role
-    site_id: str | None = Field(default=None, max_length=32)
+    site_id: Id | None = None
 
 
 @routes.post("/api/sites")

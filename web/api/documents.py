@@ -56,7 +56,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from sessions import directory
 from sessions.documents import runtime, service, watermark
@@ -64,9 +64,10 @@ from sessions.documents.render import PageRenderer
 from sessions.errors import Forbidden, Invalid, NotFound, TooLarge
 from sessions.identity import Identity
 from sessions.roles import OPERATORS_AND_ADMIN
+from sessions.text import EdgeModel, Number, Text, check_line
 from signaling.handlers.documents import announce_shared
 from web.auth import hub_of, identify, require_meeting_access
-from web.errors import parse_json
+from web.errors import parse_json, require_json_type
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,21 @@ ANNOTATION_LIMIT = 1024 * 1024
 PAGE_CACHE = "private, max-age=86400"
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Body(EdgeModel):
+    pass
 
 
 class Stroke(Body):
-    points: list[tuple[float, float]] = Field(min_length=1, max_length=5000)
-    width: float = Field(default=0.003, gt=0, le=0.1)
-    color: str = Field(default="#d02020", pattern=r"^#[0-9a-fA-F]{6}$")
+    points: list[tuple[Number, Number]] = Field(min_length=1, max_length=5000)
+    width: Number = Field(default=0.003, gt=0, le=0.1)
+    color: Text = Field(default="#d02020", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
 class Note(Body):
-    x: float = Field(ge=0, le=1)
-    y: float = Field(ge=0, le=1)
-    text: str = Field(max_length=2000)
+    x: Number = Field(ge=0, le=1)
+    y: Number = Field(ge=0, le=1)
+    # A note is free text: tab and line breaks are kept.
+    text: Text = Field(max_length=2000)
 
 
 class AnnotationsIn(Body):
@@ -167,11 +169,11 @@ async def _read_field(part: BodyPartReader) -> str:
 
 
 def _title_from(field: str | None, filename: str | None) -> str:
-    title = (field or "").strip()
+    title = check_line((field or "").strip(), "title")
     if not title and filename:
         # Some clients (aiohttp among them) percent-encode non-ASCII file names.
         name = Path(unquote(filename).replace("\\", "/")).name
-        title = name[:-4] if name.lower().endswith(".pdf") else name
+        title = check_line(name[:-4] if name.lower().endswith(".pdf") else name, "the file name")
     return (title.strip() or "未命名文件")[:300]
 
 
@@ -207,6 +209,7 @@ async def upload_document(request: web.Request) -> web.Response:
             raise Invalid(f"malformed multipart body: {exc}") from None
         if upload.temp is None:
             raise Invalid("the field 'file' is missing")
+        title = _title_from(fields.get("title"), upload.filename)
         roles, participants = service.parse_share(fields.get("roles"), fields.get("participants"))
         async with hub.db.read() as session:
             await service.check_share(session, mid, participants)
@@ -233,7 +236,7 @@ async def upload_document(request: web.Request) -> web.Response:
         doc, logged = await service.create_document(
             tx,
             mid,
-            title=_title_from(fields.get("title"), upload.filename),
+            title=title,
             sha256=upload.sha256,
             pages=pages,
             size_bytes=upload.size,
@@ -342,6 +345,7 @@ async def save_annotations(request: web.Request) -> web.Response:
     identity, _viewer, doc = await _readable(request)
     participant_id = _own(identity)
     n = _page_number(request, doc.pages)
+    require_json_type(request)
     body = parse_json(await _read_limited(request, ANNOTATION_LIMIT), AnnotationsIn)
     body.check_points()
     async with hub_of(request).db.transaction() as tx:
