@@ -18,6 +18,8 @@ def hub_of(request: web.Request):
 
 
 def identify(request: web.Request) -> Identity:
+    """The token's claims, signature checked; `require_meeting_access` also
+    checks them against the database (as Socket.IO's connect does)."""
     header = request.headers.get("Authorization", "")
     token = None
     if header.lower().startswith("bearer "):
@@ -25,6 +27,8 @@ def identify(request: web.Request) -> Identity:
     elif "token" in request.query:
         # A join link carries the token once; page images may use it too.
         token = request.query["token"]
+    elif header:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     return hub_of(request).tokens.verify(token)
 
 
@@ -56,6 +60,10 @@ async def require_meeting_access(
             raise Unauthorized("token names no participant of this hub") from None
     if participant.meeting_id != meeting_id:
         raise Unauthorized("token is for another meeting")
+    # The same rule as on connect: the database's role decides, and a token
+    # that claims another one is refused rather than trusted.
+    if participant.role != identity.role.value:
+        raise Unauthorized("token's role no longer matches the participant")
     if roles is not None and identity.role not in set(roles):
         raise Forbidden(f"a {identity.role.value} may not do this")
     return identity
