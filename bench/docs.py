@@ -2,8 +2,9 @@
 
 Figures
   render     a 100-page PDF (45 lines of text a page) rendered to 1600 px PNGs
-             by the hub's renderer (pdfium on its one thread, PNG on the Pillow
-             pool): total and per page; then the per-viewer watermark per page.
+             by the hub's renderer (pdfium and the plain PNG in a render worker
+             process, which starts on the first call and counts in the first
+             page): total and per page; then the per-viewer watermark per page.
   turns      `plenary serve` subprocess(es); N following Socket.IO connections
              spread over worker processes; the chair turns T pages, one every
              `--interval` s. Per turn: the time from just before `doc:present`
@@ -102,7 +103,7 @@ async def bench_render(pages: int = 100) -> dict:
                 marks.append(time.perf_counter() - t0)
             size = sum(renderer.store.page_path(sha, p).stat().st_size for p in range(1, pages + 1))
         finally:
-            renderer.close()
+            await renderer.close()
     return {
         "pages": pages,
         "total_s": total,

@@ -27,6 +27,11 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     # Meeting papers: more pages than this is refused as too large.
     max_document_pages: int = 500
+    # pdfium renders in worker processes: address space of each, wall time
+    # per page, and how many (a page over a limit is refused, 413).
+    render_memory_bytes: int = 512 * 1024 * 1024
+    render_page_seconds: float = 20.0
+    render_workers: int = 2
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -44,6 +49,10 @@ class Settings:
             values["ice_servers"] = json.loads(env["PLENARY_ICE_SERVERS"])
         if "PLENARY_PUBLIC_URL" in env:
             values["public_url"] = env["PLENARY_PUBLIC_URL"]
+        if "PLENARY_RENDER_MEMORY_MB" in env:
+            values["render_memory_bytes"] = int(env["PLENARY_RENDER_MEMORY_MB"]) * 1024 * 1024
+        if "PLENARY_RENDER_PAGE_SECONDS" in env:
+            values["render_page_seconds"] = float(env["PLENARY_RENDER_PAGE_SECONDS"])
         if env.get("PLENARY_MEDIA_LOOPBACK") in ("1", "true", "yes"):
             values["media_loopback"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})

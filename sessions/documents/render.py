@@ -1,9 +1,10 @@
-"""PDF inspection and page rendering with pdfium, off the event loop.
+"""PDF inspection and page rendering, off the event loop and out of the hub process.
 
-pdfium is not thread-safe (pypdfium2 says so), so every pdfium call runs on
-one dedicated worker thread; ctypes releases the GIL during the native call,
-so the loop keeps serving while a page renders. PNG encoding and watermarks
-run on a separate small Pillow pool, so the pdfium thread only rasterizes.
+pdfium runs only in render worker processes (render_pool.py, render_worker.py)
+under memory and time limits: a page that inflates or draws forever fails
+with 413 `too_large` ("page N could not be rendered within limits") and its
+buffers die with the worker. The worker writes the plain PNG; watermarks run
+here on a small Pillow pool.
 
 Pages are rendered once per content (cached by sha256) at a fixed width, on
 demand or ahead of time after an upload; concurrent requests for the same
@@ -13,21 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import io
-import math
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageChops
 
 from sessions.documents import watermark
+from sessions.documents.render_pool import RenderLimits, RenderPool, WorkerFailed, overrun
 from sessions.documents.storage import DocumentStore, etag_of, write_atomically
-from sessions.errors import Invalid, NotFound
+from sessions.errors import HubError, Invalid, NotFound
+
+log = logging.getLogger(__name__)
 
 PAGE_WIDTH_PX = 1600
 # A page with an absurd aspect ratio must not turn into a gigapixel bitmap.
@@ -40,6 +43,10 @@ HOT_PAGES = 6
 # and paper would grow without bound (500 viewers x 100 pages x ~100 KiB is
 # 5 GB for one paper); browsers keep their own copy (Cache-Control private).
 MARKED_CACHE_BYTES = 256 * 1024 * 1024
+# A page that could not be rendered is not tried again for a while: each try
+# of a hostile page costs a worker its full time budget.
+FAILED_PAGE_SECONDS = 300.0
+FAILED_PAGES_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -72,73 +79,6 @@ class ByteBoundedCache:
         while self.size > self.limit and len(self._items) > 1:
             _, dropped = self._items.popitem(last=False)
             self.size -= len(dropped.data)
-
-
-class _PdfiumThread:
-    """State that only the pdfium worker thread touches: a few open documents."""
-
-    KEEP_OPEN = 4
-
-    def __init__(self) -> None:
-        self._open: OrderedDict[str, pdfium.PdfDocument] = OrderedDict()
-
-    def document(self, path: Path) -> pdfium.PdfDocument:
-        key = str(path)
-        doc = self._open.pop(key, None)
-        if doc is None:
-            doc = pdfium.PdfDocument(key)
-        self._open[key] = doc
-        while len(self._open) > self.KEEP_OPEN:
-            _, old = self._open.popitem(last=False)
-            old.close()
-        return doc
-
-    def count_pages(self, path: Path) -> int:
-        """Open the file as pdfium would for rendering; raise Invalid with a clear reason."""
-        try:
-            doc = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
-                raise Invalid("the PDF is encrypted with a password; upload an unprotected copy") from None
-            if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
-                raise Invalid("the PDF uses an unsupported security handler") from None
-            raise Invalid("not a readable PDF (the file is damaged or not a PDF)") from None
-        try:
-            return len(doc)
-        finally:
-            doc.close()
-
-    def render(self, path: Path, page_index: int) -> Image.Image:
-        try:
-            return self._render(path, page_index)
-        except pdfium.PdfiumError:
-            # A file that opened but has a damaged page: the upload's fault, not a crash.
-            raise Invalid(f"page {page_index + 1} of this PDF cannot be rendered") from None
-
-    def _render(self, path: Path, page_index: int) -> Image.Image:
-        doc = self.document(path)
-        page = doc[page_index]
-        try:
-            width_pt, height_pt = page.get_size()
-            if width_pt <= 0 or height_pt <= 0:
-                raise Invalid("the page has no area")
-            # pdfium rounds the bitmap size up: aim a hair below the width.
-            scale = (PAGE_WIDTH_PX - 1e-3) / width_pt
-            if (width_pt * scale) * (height_pt * scale) > MAX_PAGE_PIXELS:
-                scale = math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt))
-            bitmap = page.render(scale=scale, may_draw_forms=False)
-            try:
-                # copy(): the PIL image must not outlive pdfium's buffer.
-                return bitmap.to_pil().convert("RGB").copy()
-            finally:
-                bitmap.close()
-        finally:
-            page.close()
-
-    def close(self) -> None:
-        for doc in self._open.values():
-            doc.close()
-        self._open.clear()
 
 
 def is_grey(image: Image.Image) -> bool:
@@ -189,25 +129,37 @@ def load_page(path: Path) -> Image.Image:
 
 
 class PageRenderer:
-    """The hub's renderer: owns the two pools; closed by the hub's owner task."""
+    """The hub's renderer: owns the worker pool and the Pillow pool; closed by the hub's owner task."""
 
-    def __init__(self, store: DocumentStore, fetch_pdf: Callable[[str], Awaitable[bytes | None]] | None = None) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        fetch_pdf: Callable[[str], Awaitable[bytes | None]] | None = None,
+        limits: RenderLimits | None = None,
+    ) -> None:
         self.store = store
         # Where to get a PDF this data dir lacks (the hub's database).
         self.fetch_pdf = fetch_pdf
-        self._pdfium = ThreadPoolExecutor(1, thread_name_prefix="pdfium")
+        self.limits = limits or RenderLimits()
+        self.pool = RenderPool(self.limits)
         self._pillow = ThreadPoolExecutor(2, thread_name_prefix="pillow")
-        self._pdf_state = _PdfiumThread()
         self._inflight: dict[tuple, asyncio.Future] = {}
         self._hot: OrderedDict[str, Image.Image] = OrderedDict()
         self._hot_lock = threading.Lock()
         self._marked = ByteBoundedCache(MARKED_CACHE_BYTES)
+        self._failed: OrderedDict[tuple[str, int], tuple[float, HubError]] = OrderedDict()
 
     async def _on(self, pool: ThreadPoolExecutor, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     async def count_pages(self, path: Path) -> int:
-        return await self._on(self._pdfium, self._pdf_state.count_pages, path)
+        """Open the file as rendering would (in a worker); Invalid or TooLarge with a clear reason."""
+        try:
+            reply, _ = await self.pool.call({"op": "count", "path": str(path)})
+        except WorkerFailed as failure:
+            raise overrun("the PDF could not be read", failure) from None
+        _raise_refusal(reply)
+        return reply["pages"]
 
     async def run_blocking(self, fn, *args):
         """Small blocking file work (moves, writes) on the Pillow pool."""
@@ -218,15 +170,46 @@ class PageRenderer:
         path = self.store.page_path(sha256, page)
         if path.exists():
             return path
+        self._raise_if_failed(sha256, page)
         return await self._once(("plain", sha256, page), self._render_plain(sha256, page, path))
 
     async def _render_plain(self, sha256: str, page: int, path: Path) -> Path:
         pdf = self.store.pdf_path(sha256)
         if not pdf.exists():
             await self._once(("fetch", sha256), self._fetch(sha256, pdf))
-        image = await self._on(self._pdfium, self._pdf_state.render, pdf, page - 1)
-        await self._on(self._pillow, self._store_plain, image, path)
+        request = {
+            "op": "render", "path": str(pdf), "index": page - 1, "out": str(path),
+            "width_px": PAGE_WIDTH_PX, "max_pixels": MAX_PAGE_PIXELS,
+        }
+        try:
+            reply, pixels = await self.pool.call(request)
+            _raise_refusal(reply)
+        except WorkerFailed as failure:
+            self._remember_failure(sha256, page, overrun(f"page {page} could not be rendered", failure))
+            raise self._failed[(sha256, page)][1] from None
+        except Invalid as refusal:
+            self._remember_failure(sha256, page, refusal)
+            raise
+        # The worker wrote the PNG; its pixels make the page hot for watermarks.
+        image = await self._on(self._pillow, Image.frombytes, reply["mode"], tuple(reply["size"]), pixels)
+        self._remember(str(path), image)
         return path
+
+    def _remember_failure(self, sha256: str, page: int, error: HubError) -> None:
+        log.warning("document %s page %d: %s", sha256[:12], page, error.message)
+        self._failed[(sha256, page)] = (time.monotonic() + FAILED_PAGE_SECONDS, error)
+        while len(self._failed) > FAILED_PAGES_KEPT:
+            self._failed.popitem(last=False)
+
+    def _raise_if_failed(self, sha256: str, page: int) -> None:
+        failed = self._failed.get((sha256, page))
+        if failed is None:
+            return
+        until, error = failed
+        if time.monotonic() >= until:
+            del self._failed[(sha256, page)]
+            return
+        raise type(error)(error.message)
 
     async def _fetch(self, sha256: str, pdf: Path) -> Path:
         data = await self.fetch_pdf(sha256) if self.fetch_pdf else None
@@ -234,12 +217,6 @@ class PageRenderer:
             raise NotFound("the document's file is missing")
         await self._on(self._pillow, write_atomically, pdf, data)
         return pdf
-
-    def _store_plain(self, image: Image.Image, path: Path) -> None:
-        if is_grey(image):
-            image = image.convert("L")
-        write_atomically(path, encode_plain(image))
-        self._remember(str(path), image)
 
     async def marked_page(self, sha256: str, page: int, viewer_key: str, text: str) -> PageImage:
         """Page `page` with `text` watermarked across it, from the memory cache when there."""
@@ -275,9 +252,18 @@ class PageRenderer:
                 self._hot.popitem(last=False)
 
     async def prerender(self, sha256: str, pages: int) -> None:
-        """Render every page ahead of time, one at a time so on-demand requests interleave."""
+        """Render every page ahead of time, one at a time so on-demand requests interleave.
+
+        Stops at the first page that cannot be rendered: a hostile file must
+        not keep a worker busy for its full time budget page after page; its
+        other pages still render on demand.
+        """
         for page in range(1, pages + 1):
-            await self.plain_page(sha256, page)
+            try:
+                await self.plain_page(sha256, page)
+            except HubError as refusal:
+                log.warning("stopped rendering %s ahead at page %d: %s", sha256[:12], page, refusal.message)
+                return
 
     async def _once(self, key: tuple, work):
         """Run `work` once for `key`; concurrent callers await the same result."""
@@ -290,10 +276,18 @@ class PageRenderer:
         future.add_done_callback(lambda _f: self._inflight.pop(key, None))
         return await asyncio.shield(future)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Cancel renders in flight, kill and reap the workers, stop the Pillow pool."""
         for future in list(self._inflight.values()):
             future.cancel()
-        # The pdfium state belongs to its thread: close it there, then stop.
-        self._pdfium.submit(self._pdf_state.close)
-        self._pdfium.shutdown(wait=False, cancel_futures=False)
+        await self.pool.close()
         self._pillow.shutdown(wait=False, cancel_futures=True)
+
+
+def _raise_refusal(reply: dict) -> None:
+    """A worker's refusal of the file (the upload's fault) or its own failure."""
+    if reply.get("ok"):
+        return
+    if reply.get("code") == "invalid":
+        raise Invalid(reply.get("message", "the PDF cannot be rendered"))
+    raise RuntimeError(f"render worker failed: {reply.get('message')}")

@@ -1,7 +1,8 @@
 """The documents feature's per-hub parts: the store and the renderer, and their owner.
 
 Started by the Socket.IO feature's `on_start`; the hub owns one task whose
-cancellation (at hub close) shuts the render pools down.
+cancellation (at hub close) shuts the render pools down: the render worker
+processes are killed and reaped before the hub's close returns.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sessions.documents import service
 from sessions.documents.render import PageRenderer
+from sessions.documents.render_pool import RenderLimits
 from sessions.documents.storage import DocumentStore
 
 if TYPE_CHECKING:
@@ -24,7 +26,14 @@ def start(hub: "Hub") -> PageRenderer:
         async with hub.db.read() as session:
             return await service.file_bytes(session, sha256)
 
-    renderer = PageRenderer(DocumentStore(hub.settings.data_dir), fetch_pdf)
+    settings = hub.settings
+    limits = RenderLimits(
+        memory_bytes=settings.render_memory_bytes,
+        page_seconds=settings.render_page_seconds,
+        workers=settings.render_workers,
+    )
+    # Workers start on first need: most hubs' tests and many meetings never render.
+    renderer = PageRenderer(DocumentStore(settings.data_dir), fetch_pdf, limits)
     _renderers[hub] = renderer
 
     async def hold() -> None:
@@ -32,7 +41,7 @@ def start(hub: "Hub") -> PageRenderer:
             await asyncio.Event().wait()
         finally:
             _renderers.pop(hub, None)
-            renderer.close()
+            await renderer.close()
 
     hub.spawn(hold(), "documents-renderer")
     return renderer

@@ -6,6 +6,7 @@ and have both paper and ink.
 from __future__ import annotations
 
 import os
+import zlib
 
 
 def _assemble(objects: list[bytes], trailer_extra: bytes = b"", padding: int = 0) -> bytes:
@@ -78,3 +79,51 @@ def make_encrypted_pdf() -> bytes:
     ]
     file_id = os.urandom(16).hex().encode()
     return _assemble(objects, b"/Encrypt 4 0 R /ID [<" + file_id + b"> <" + file_id + b">] ")
+
+
+def _one_page(page_extra: bytes, extra_objects: list[bytes]) -> bytes:
+    """A one-page A4 PDF; object 4 onwards are `extra_objects` (the first is the page's content)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R " + page_extra + b">>",
+        *extra_objects,
+    ]
+    return _assemble(objects)
+
+
+def make_inflating_pdf(inflated_mb: int = 100) -> bytes:
+    """A valid one-page PDF of ~250 KB whose content stream inflates to `inflated_mb` MB.
+
+    The content is one diagonal line drawn over and over: FlateDecode packs
+    it ~400:1, and a renderer must hold millions of paths to draw it (pdfium
+    without limits: gigabytes, for minutes).
+    """
+    op = b"0 0 m 595 842 l S\n"
+    content = zlib.compress(op * (inflated_mb * 1024 * 1024 // len(op)), 9)
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream"
+    return _one_page(b"", [stream])
+
+
+def make_slow_pdf(levels: int = 7, fan: int = 10) -> bytes:
+    """A 2 KB one-page PDF that takes very long to draw but little memory.
+
+    A form XObject that draws the next one `fan` times, `levels` deep: the
+    last one's line is stroked fan**(levels-1) times (levels 6: ~40 s of
+    pdfium here; 7: ~7 min).
+    """
+    first_form = 5
+    content = b"/X Do"
+    objects = [b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    for level in range(levels):
+        if level < levels - 1:
+            body = b" ".join([b"/X Do"] * fan)
+            resources = b"/Resources << /XObject << /X %d 0 R >> >> " % (first_form + level + 1)
+        else:
+            body, resources = b"0.5 w 0 0 m 595 842 l S", b""
+        objects.append(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] %s/Length %d >>\nstream\n" % (resources, len(body))
+            + body
+            + b"\nendstream"
+        )
+    return _one_page(b"/Resources << /XObject << /X %d 0 R >> >> " % first_form, objects)
