@@ -17,7 +17,7 @@ characters have no place in a name or a title. The rules, per kind of field:
   fields typed plain `str` such as SDP) follows the `Text` rule.
 
 Scalars are strict: a number is a JSON number (not "1", not true), a boolean
-is true or false, a time is an ISO 8601 string. pydantic's strict mode on a
+is true or false, a time is an ISO 8601 string (years 1970 to 9000). pydantic's strict mode on a
 whole model would also refuse "member" for an enum, so strictness is per
 field through these types.
 """
@@ -112,9 +112,24 @@ def _id(value: str) -> str:
     return value
 
 
+_NUMERIC = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
+# Far enough either way for any meeting, near enough that converting an
+# offset never leaves what Python and the databases can hold (0001-01-01
+# at +14:00 made PostgreSQL fail).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+
+
 def _iso_only(value: Any) -> Any:
-    if not isinstance(value, str):
+    # pydantic would also read a number, or a string of digits, as a Unix time.
+    if not isinstance(value, str) or _NUMERIC.fullmatch(value):
         raise PydanticCustomError("datetime_type", "must be an ISO 8601 date-time string")
+    return value
+
+
+def _sane_year(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise PydanticCustomError("datetime_range", "must be between the years {lo} and {hi}",
+                                  {"lo": EARLIEST_YEAR, "hi": LATEST_YEAR})
     return value
 
 
@@ -126,7 +141,7 @@ Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 # JSON numbers: an integer is a fine float; NaN and infinities are not numbers here.
 Number = Annotated[float, Strict(), AllowInfNan(False)]
-IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
 
 
 def _strings_in(data: Any) -> Iterator[tuple[str, str]]:

@@ -108,8 +108,13 @@ async def test_json_bodies_must_say_application_json(meeting, caplog):
 async def test_rest_scalars_are_strict(meeting, caplog):
     hub, mid, _chair, member, did = meeting
     admin = hub.admin_headers()
-    await error_of(await hub.client.post("/api/meetings", json={"title": "会", "starts_at": 1764547200},
-                                         headers=admin), 400, "invalid", "starts_at", "ISO 8601")
+    for when in (1764547200, "1764547200", True):
+        await error_of(await hub.client.post("/api/meetings", json={"title": "会", "starts_at": when},
+                                             headers=admin), 400, "invalid", "starts_at", "ISO 8601")
+    # 0001-01-01 at +14:00 is before year 1 in UTC: PostgreSQL failed on it.
+    for when in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        await error_of(await hub.client.post("/api/meetings", json={"title": "会", "starts_at": when},
+                                             headers=admin), 400, "invalid", "starts_at", "years")
     await error_of(await hub.client.post("/api/meetings", json={"title": 123}, headers=admin),
                    400, "invalid", "title", "got a number")
     await error_of(await hub.client.post("/api/sites", json={"name": True, "kind": "city"}, headers=admin),
