@@ -144,22 +144,39 @@ Number = Annotated[float, Strict(), AllowInfNan(False)]
 IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
 
 
-def _strings_in(data: Any) -> Iterator[tuple[str, str]]:
+Where = tuple  # (key, parent Where) or (); built in O(1) per level
+
+
+def _strings_in(data: Any) -> Iterator[tuple[Where, str]]:
     """Every string (keys too) in a JSON-like tree, with where it is.
-    Iterative: a payload's depth is not this function's to trust."""
-    stack: list[tuple[str, Any]] = [("", data)]
+    Iterative, and the path is only spelled out on a refusal: a payload's
+    depth is not this function's to trust."""
+    stack: list[tuple[Where, Any]] = [((), data)]
     while stack:
         where, node = stack.pop()
         if isinstance(node, str):
             yield where, node
         elif isinstance(node, dict):
             for key, value in node.items():
-                path = f"{where}.{key}" if where else str(key)
+                path = (key, where)
                 if isinstance(key, str):
-                    yield f"{path} (the key)", key
+                    yield ("(the key)", path), key
                 stack.append((path, value))
         elif isinstance(node, (list, tuple)):
-            stack.extend((f"{where}.{i}" if where else str(i), item) for i, item in enumerate(node))
+            stack.extend(((i, where), item) for i, item in enumerate(node))
+
+
+def _spell(where: Where) -> str:
+    """The path for a message: never echoing a control character back, and
+    short (the tail of a deep one)."""
+    parts: list[str] = []
+    while where:
+        key, where = where
+        parts.append(_NOT_IN_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(key)))
+        if len(parts) > 12:
+            parts.append("…")
+            break
+    return ".".join(reversed(parts)).replace(".(the key)", " (the key)")
 
 
 class EdgeModel(BaseModel):
@@ -177,5 +194,5 @@ class EdgeModel(BaseModel):
             problem = flaw(value, multiline=True)
             if problem:
                 raise PydanticCustomError("control_character", "{where} {problem}",
-                                          {"where": where or "the value", "problem": problem})
+                                          {"where": _spell(where) or "the value", "problem": problem})
         return data
