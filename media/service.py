@@ -238,15 +238,7 @@ class MediaService:
             if existing is not None:
                 source = sources.get(t.mid, existing.source)
                 if existing.ssrc != ssrc and ssrc is not None:  # track replaced upstream
-                    if existing.ssrc is not None:
-                        transport.producers_by_ssrc.pop(existing.ssrc, None)
-                    existing.ssrc = ssrc
-                    transport.producers_by_ssrc[ssrc] = existing
-                    if existing.rtx_ssrc is not None:
-                        transport.rtx_by_ssrc.pop(existing.rtx_ssrc, None)
-                    existing.rtx_ssrc = rtx_ssrc
-                    if rtx_ssrc is not None:
-                        transport.rtx_by_ssrc[rtx_ssrc] = existing
+                    transport.set_producer_ssrcs(existing, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
                 if source != existing.source:
                     existing.source = source
                     changed = True
@@ -255,14 +247,8 @@ class MediaService:
             if made is None:
                 continue
             producer, mid_ext_id = made
-            if mid_ext_id is not None:
-                transport.mid_ext_id = mid_ext_id
-            producer.ssrc, producer.rtx_ssrc = ssrc, rtx_ssrc
-            if ssrc is not None:
-                transport.producers_by_ssrc[ssrc] = producer
-            if rtx_ssrc is not None:
-                transport.rtx_by_ssrc[rtx_ssrc] = producer
-            transport.producers_by_mid[t.mid] = producer
+            transport.set_mid_extension(mid_ext_id)
+            transport.add_producer(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
             if transport.connected:
                 producer.rtcp_out, producer.rtcp_ssrc = transport.send_rtcp, transport.rtcp_ssrc
             peer.producers[t.mid] = producer
@@ -276,10 +262,7 @@ class MediaService:
     def _close_producer(self, peer: Peer, producer: Producer) -> None:
         peer.producers.pop(producer.mid, None)
         if peer.send is not None:
-            peer.send.producers_by_mid.pop(producer.mid, None)
-            for table in (peer.send.producers_by_ssrc, peer.send.rtx_by_ssrc):
-                for ssrc in [s for s, p in table.items() if p is producer]:
-                    del table[ssrc]
+            peer.send.remove_producer(producer)
         router = self._routers.get(peer.meeting_id)
         if router is not None:
             closed = router.close_producer(producer.id)
@@ -360,8 +343,7 @@ class MediaService:
         if peer.consumers.get(consumer.mid) is consumer:
             del peer.consumers[consumer.mid]
         if peer.recv is not None:
-            peer.recv.consumers_by_ssrc.pop(consumer.ssrc, None)
-            peer.recv.consumers_by_ssrc.pop(consumer.rtx_ssrc, None)
+            peer.recv.remove_consumer(consumer)
             for t in peer.recv.pc.getTransceivers():
                 if t.mid == consumer.mid:
                     t.direction = "inactive"
@@ -420,8 +402,7 @@ class MediaService:
                 continue_from=previous,
             )
             peer.consumers[consumer.mid] = consumer
-            transport.consumers_by_ssrc[ssrc] = consumer
-            transport.consumers_by_ssrc[rtx_ssrc] = consumer
+            transport.add_consumer(consumer)
             router.add_consumer(consumer)
         return pc.localDescription.sdp
 

@@ -19,6 +19,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from . import aiortc_hooks as hooks
 from . import rtcp
 from .fastpath import Link
+from .rtp_listener import RtpListener
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -61,18 +62,14 @@ class Transport:
         self._hooked: list[object] = []  # DTLS transports already taken over
         self._on_connected = on_connected
         self._on_gone = on_gone
-        # send role: which producer a received SSRC belongs to
-        self.producers_by_ssrc: dict[int, Producer] = {}
-        self.rtx_by_ssrc: dict[int, Producer] = {}
-        self.producers_by_mid: dict[str, Producer] = {}
-        self.mid_ext_id: int | None = None
-        # SSRCs that matched nothing (e.g. simulcast layers we do not take):
-        # remembered so each of their packets is not parsed again.
-        self._unknown_ssrcs: set[int] = set()
+        # Who each SSRC belongs to: producers (send role), consumers (recv
+        # role).  Only this transport touches it, through the methods below.
+        self._listener = RtpListener()
+        self._producer_for_ssrc = self._listener.producer_for_ssrc
+        self._producer_for_rtx_ssrc = self._listener.producer_for_rtx_ssrc
+        self._consumer_for_ssrc = self._listener.consumer_for_ssrc
         self.malformed = 0
         self.slow_path_packets = 0  # RTP that came the aiortc way (should stay 0)
-        # recv role: which consumer an RTCP media SSRC addresses
-        self.consumers_by_ssrc: dict[int, Consumer] = {}
         self.pc.on("connectionstatechange", self._on_state)
 
     @property
@@ -159,6 +156,33 @@ class Transport:
             self.link.close()
             self.link = None
 
+    # -- who an SSRC belongs to (the RtpListener) ----------------------------------
+    def add_producer(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
+        """Receive `producer`'s packets on this (send) transport: by `ssrc`
+        and `rtx_ssrc` if the offer named them, else by its MID."""
+        self._listener.add_producer(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
+
+    def set_producer_ssrcs(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
+        """A renegotiation replaced the producer's track: new SSRCs."""
+        self._listener.set_producer_ssrcs(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
+
+    def remove_producer(self, producer: Producer) -> None:
+        self._listener.remove_producer(producer)
+
+    def set_mid_extension(self, extension_id: int | None) -> None:
+        """The publisher's id for the MID header extension (None: unchanged)."""
+        self._listener.set_mid_extension(extension_id)
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        """Route the subscriber's RTCP about `consumer` to it (recv transport)."""
+        self._listener.add_consumer(consumer)
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        self._listener.remove_consumer(consumer)
+
+    def listener_stats(self) -> dict[str, int]:
+        return self._listener.stats()
+
     # -- publisher side: the hot entry point -------------------------------------
     async def _on_rtp_publisher(self, data: bytes, arrival_time_ms: int) -> None:
         # aiortc's wall-clock arrival time is not the SFU's monotonic one.
@@ -171,43 +195,21 @@ class Transport:
             return
         ssrc = _SSRC.unpack_from(data, 8)[0]
         try:
-            producer = self.producers_by_ssrc.get(ssrc)
+            producer = self._producer_for_ssrc(ssrc)
             if producer is not None:
                 producer.receive(data, arrival_time_ms)
                 return
-            producer = self.rtx_by_ssrc.get(ssrc)
+            producer = self._producer_for_rtx_ssrc(ssrc)
             if producer is not None:
                 producer.receive_rtx(data, arrival_time_ms)
                 return
-            if ssrc not in self._unknown_ssrcs:
-                self._learn_ssrc(ssrc, data, arrival_time_ms)
+            producer = self._listener.learn(ssrc, data)
+            if producer is not None:
+                producer.receive(data, arrival_time_ms)
         except Exception:
             # Runs inside the socket callback (or aiortc's receive loop, which
             # an exception would close): a malformed packet is only counted.
             self.malformed += 1
-
-    def _learn_ssrc(self, ssrc: int, data: bytes, arrival_time_ms: int) -> None:
-        """Offer without a=ssrc lines: bind the SSRC by the MID extension."""
-        from .rtp_parse import find_extension
-
-        if self.mid_ext_id is None:
-            return
-        value = find_extension(data, self.mid_ext_id)
-        producer = self.producers_by_mid.get(value.decode("ascii", "replace")) if value else None
-        if producer is None:
-            return  # perhaps its m-line is not negotiated yet: try again later
-        pt = data[1] & 0x7F
-        if pt == producer.payload_type and producer.ssrc is None:
-            producer.ssrc = ssrc
-            self.producers_by_ssrc[ssrc] = producer
-            producer.receive(data, arrival_time_ms)
-        elif pt == producer.rtx_payload_type and producer.rtx_ssrc is None:
-            producer.rtx_ssrc = ssrc
-            self.rtx_by_ssrc[ssrc] = producer
-        else:
-            if len(self._unknown_ssrcs) > 64:
-                self._unknown_ssrcs.clear()
-            self._unknown_ssrcs.add(ssrc)
 
     async def _on_rtp_ignored(self, data: bytes, arrival_time_ms: int) -> None:
         return None  # subscribers do not send media on the receive transport
@@ -232,24 +234,24 @@ class Transport:
         for packet in rtcp.parse(data):
             if self.role == "send":
                 if isinstance(packet, rtcp.RtcpSrPacket):
-                    producer = self.producers_by_ssrc.get(packet.ssrc)
+                    producer = self._producer_for_ssrc(packet.ssrc)
                     if producer is not None:
                         info = packet.sender_info
                         producer.on_sender_report(info.ntp_timestamp, info.rtp_timestamp)
                 continue
             if isinstance(packet, rtcp.RtcpRtpfbPacket):
                 if packet.fmt == rtcp.RTCP_RTPFB_NACK:
-                    consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                    consumer = self._consumer_for_ssrc(packet.media_ssrc)
                     if consumer is not None:
                         consumer.on_nack(packet.lost)
             elif isinstance(packet, rtcp.RtcpPsfbPacket):
                 if packet.fmt == rtcp.RTCP_PSFB_PLI:
-                    consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                    consumer = self._consumer_for_ssrc(packet.media_ssrc)
                     if consumer is not None:
                         consumer.on_keyframe_request()
                 elif packet.fmt == rtcp.RTCP_PSFB_FIR:
                     for ssrc in rtcp.fir_ssrcs(packet):
-                        consumer = self.consumers_by_ssrc.get(ssrc)
+                        consumer = self._consumer_for_ssrc(ssrc)
                         if consumer is not None:
                             consumer.on_keyframe_request()
                 elif packet.fmt == rtcp.RTCP_PSFB_APP:
@@ -258,12 +260,12 @@ class Transport:
                     except ValueError:
                         continue
                     for ssrc in ssrcs:
-                        consumer = self.consumers_by_ssrc.get(ssrc)
+                        consumer = self._consumer_for_ssrc(ssrc)
                         if consumer is not None:
                             consumer.on_remb(bitrate, now)
             elif isinstance(packet, (rtcp.RtcpRrPacket, rtcp.RtcpSrPacket)):
                 for report in packet.reports:
-                    consumer = self.consumers_by_ssrc.get(report.ssrc)
+                    consumer = self._consumer_for_ssrc(report.ssrc)
                     if consumer is not None:
                         consumer.fraction_lost = report.fraction_lost
 
@@ -273,9 +275,7 @@ class Transport:
         self.closed = True
         self.send_rtp = self.send_rtcp = None
         self._close_link()
-        self.producers_by_ssrc.clear()
-        self.rtx_by_ssrc.clear()
-        self.consumers_by_ssrc.clear()
+        self._listener.clear()
         try:
             await self.pc.close()
         except Exception:  # a half-broken pc must still count as closed

@@ -13,6 +13,7 @@ import pytest
 from media import fastpath
 from media.consumer import Consumer
 from media.producer import Producer
+from media.router import Router
 from media.rtp_parse import HEADER
 from tests.media.test_rtp_units import VP8_CONT, VP8_DELTA, VP8_KEY, rtp
 
@@ -81,10 +82,10 @@ def _link(sock: socket.socket, subscriber: Subscriber) -> tuple[fastpath.Link, C
 
 
 def _consumer(
-    p: Producer, link: fastpath.Link | None, send: Callable[[bytes | bytearray], None]
+    p: Producer, link: fastpath.Link | None, send: Callable[[bytes | bytearray], None], router: Router | None = None
 ) -> Consumer:
     c = Consumer(id="c", producer=p, participant_id="bob", mid="1", ssrc=555, rtx_ssrc=556)
-    p._attach(c)
+    (router or Router("m")).add_consumer(c)  # the router links a consumer to its producer
     c.configure(pt=100, rtx_pt=101, nack=True)
     c.set_sender(send, lambda data: None, 1, link)
     return c
@@ -141,7 +142,8 @@ def test_compiled_fanout_rewrites_like_the_python_path(subscriber: Subscriber, s
 def test_pause_takes_a_consumer_out_of_the_table(subscriber: Subscriber, sending_socket: socket.socket) -> None:
     link, send = _link(sending_socket, subscriber)
     p = _producer()
-    c = _consumer(p, link, send)
+    router = Router("m")
+    c = _consumer(p, link, send, router)
     p.receive(rtp(1, 0, VP8_KEY), 0)
     assert c.steady and subscriber.receive()
     c.pause()
@@ -153,8 +155,8 @@ def test_pause_takes_a_consumer_out_of_the_table(subscriber: Subscriber, sending
     assert not c.steady and subscriber.nothing_arrives()
     p.receive(rtp(4, 9000, VP8_KEY), 99)
     assert c.steady and HEADER.unpack_from(subscriber.receive())[2] == (c.last_seq) & 0xFFFF
-    c.close()
-    assert p._table.size == 0 and not p.consumers
+    router.close_consumer(c.id)
+    assert c.closed and p._table.size == 0 and not p.consumers
 
 
 def test_a_closed_link_sends_nothing_and_owns_its_socket(subscriber: Subscriber) -> None:

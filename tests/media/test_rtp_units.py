@@ -6,6 +6,7 @@ import struct
 
 from media.consumer import Consumer
 from media.producer import Producer
+from media.router import Router
 from media.rtp_parse import (
     HEADER,
     find_extension,
@@ -82,9 +83,9 @@ def _video_producer() -> Producer:
     return p
 
 
-def _consumer(p: Producer, sent: list[bytes]) -> Consumer:
+def _consumer(p: Producer, sent: list[bytes], router: Router | None = None) -> Consumer:
     c = Consumer(id="c", producer=p, participant_id="bob", mid="1", ssrc=555, rtx_ssrc=556)
-    p._attach(c)
+    (router or Router("m")).add_consumer(c)  # the router links a consumer to its producer
     c.configure(pt=100, rtx_pt=101, nack=True)
     c.set_sender(lambda data: sent.append(bytes(data)), lambda data: None, 1)
     return c
@@ -214,7 +215,7 @@ async def test_subscriber_rtcp_is_relayed_or_answered() -> None:
     p.receive(rtp(11, 4000, VP8_DELTA), 33)
     transport = Transport(role="recv", participant_id="bob", ice_servers=[], on_connected=lambda t: None, on_gone=lambda t: None)
     try:
-        transport.consumers_by_ssrc[c.ssrc] = c
+        transport.add_consumer(c)
         p._last_pli = -1e9
         before = p.plis_sent
         transport.rtcp_in(rtcp.pli(1, c.ssrc))
@@ -237,14 +238,11 @@ async def test_subscriber_rtcp_is_relayed_or_answered() -> None:
 def test_switching_source_continues_the_stream() -> None:
     """Router.switch_consumer: the subscriber keeps one SSRC and sequence
     space; the new source starts at its next keyframe."""
-    from media.router import Router
-
     router = Router("m")
     a, b = _video_producer(), _video_producer()
     b.id, b.participant_id, b.ssrc = "p2", "carol", 999
     sent: list[bytes] = []
-    c = _consumer(a, sent)
-    router.consumers[c.id] = c
+    c = _consumer(a, sent, router)
     a.receive(rtp(10, 1000, VP8_KEY), 0)
     a.receive(rtp(11, 4000, VP8_DELTA), 33)
     router.switch_consumer(c, b)
