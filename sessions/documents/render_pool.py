@@ -82,6 +82,12 @@ class _Worker:
         try:
             async with asyncio.timeout(START_SECONDS):
                 ready, _ = await worker._read()
+        except asyncio.IncompleteReadError:
+            await worker.kill()
+            raise RuntimeError(
+                "the render worker ended while starting; "
+                "its stderr says why (is render_memory_bytes too small for Python and pdfium?)"
+            ) from None
         except BaseException:
             await worker.kill()
             raise

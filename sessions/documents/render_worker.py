@@ -157,6 +157,9 @@ def serve(memory_bytes: int, page_seconds: float) -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
+    # Ctrl-C at the terminal reaches the whole process group; the hub decides
+    # when its workers end (it kills them at close), not the keyboard.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     documents = Documents()

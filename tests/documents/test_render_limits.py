@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessions.documents import runtime
@@ -20,6 +21,7 @@ from sessions.identity import TokenService
 from tests.conftest import SECRET, HubUnderTest, make_settings
 from tests.documents.pdfs import make_inflating_pdf, make_pdf, make_slow_pdf
 from tests.documents.util import get_page, page_image, upload
+from tests.helpers import ServeProcess
 from web.app import create_app
 
 MiB = 1024 * 1024
@@ -33,8 +35,9 @@ def rss_bytes(pid: int | str = "self") -> int:
     raise AssertionError("no VmRSS")
 
 
-def render_children() -> list[int]:
-    """Live processes whose parent is this one and that run the render worker."""
+def render_children(parent: int | None = None) -> list[int]:
+    """Live processes whose parent is `parent` (this one) and that run the render worker."""
+    parent = parent or os.getpid()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -44,9 +47,9 @@ def render_children() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue  # gone meanwhile
-        # The ppid is the second field after the parenthesised command name.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid() and b"render_worker" in cmdline:
+        # State and ppid are the fields after the parenthesised command name.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == parent and state != "Z" and b"render_worker" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -160,3 +163,34 @@ async def test_closing_the_hub_leaves_no_render_process(tmp_path):
     assert render_children() == []
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), f"render worker {pid} outlived the hub"
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+async def test_a_stopped_serve_process_leaves_no_render_worker(tmp_path, stop):
+    """Graceful stop reaps the workers; SIGKILL of the hub kills them too (parent-death signal)."""
+    node = ServeProcess(data_dir=tmp_path / "node", secret=SECRET)
+    await node.start()
+    try:
+        async with aiohttp.ClientSession(base_url=node.url) as http:
+            # A session with the node's base URL serves the helpers as a TestClient does.
+            hut = HubUnderTest(http, TokenService(SECRET))
+            mid, chair = await _meeting_with_chair(hut)
+            did = await _share(hut, mid, chair, make_pdf(2))
+            await page_image(hut, did, 1, chair)
+        workers = render_children(node.proc.pid)
+        assert workers, "the page was rendered, so a worker runs"
+    finally:
+        await node.stop(kill=stop == "kill")
+    async with asyncio.timeout(10):
+        while any(_alive(pid) for pid in workers):
+            await asyncio.sleep(0.05)
