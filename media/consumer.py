@@ -102,6 +102,12 @@ class Consumer:
         self.fraction_lost = 0  # from the subscriber's receiver reports
 
     # -- state shared with the compiled fan-out ------------------------------
+    @property
+    def fanout_entry(self) -> Out:
+        """This consumer's entry in its producer's compiled fan-out table,
+        which the producer puts there only while the consumer is steady."""
+        return self._out
+
     ssrc = _in_struct("ssrc")
     pt = _in_struct("pt")
     seq_off = _in_struct("seq_off")
@@ -178,7 +184,7 @@ class Consumer:
     def _set_waiting(self, waiting: bool) -> None:
         if waiting != self.waiting_keyframe:
             self.waiting_keyframe = waiting
-            self.producer.waiting_keyframe += 1 if waiting else -1
+            self.producer.hold_for_keyframe(waiting)
 
     def _steady_changed(self) -> None:
         """Steady: synced, sending, nothing to look at per packet.  Only then
@@ -194,6 +200,7 @@ class Consumer:
             self.producer.regroup()
 
     def close(self) -> None:
+        """Stop sending; the Router detaches it from its producer."""
         if self.closed:
             return
         self._set_waiting(False)
@@ -201,8 +208,13 @@ class Consumer:
         self._send = None
         self.rtcp_out = None
         self._out.attach(None)
-        self.steady = False
-        self.producer._detach(self)
+        self._steady_changed()  # out of the compiled table at once
+
+    def set_producer(self, producer: Producer) -> None:
+        """Take packets from `producer` from now on (Router.switch_consumer
+        moves the link); a keyframe hold on the old one is given up."""
+        self._set_waiting(False)
+        self.producer = producer
 
     # -- per-packet path outside steady state --------------------------------
     def forward(

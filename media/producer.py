@@ -84,7 +84,7 @@ class Producer:
         self._table: Table = EMPTY
         self._unsteady: list[Consumer] = []
         self._taps: list[Tap] = []
-        # Consumers holding video until a keyframe (maintained by Consumer).
+        # Consumers holding video until a keyframe (see hold_for_keyframe).
         self.waiting_keyframe = 0
         self._cache: list[CacheEntry | None] | None = [None] * CACHE_SIZE if kind == "video" else None
 
@@ -133,11 +133,14 @@ class Producer:
     def consumers(self) -> list[Consumer]:
         return list(self._consumers)
 
-    def _attach(self, consumer: Consumer) -> None:
+    def attach_consumer(self, consumer: Consumer) -> None:
+        """Hand `consumer` this producer's packets.  The Router's job
+        (Router.add_consumer / switch_consumer); nothing else links them."""
         self._consumers.append(consumer)
         self.regroup()
 
-    def _detach(self, consumer: Consumer) -> None:
+    def detach_consumer(self, consumer: Consumer) -> None:
+        """Stop handing `consumer` packets, from C or Python (the Router's job)."""
         try:
             self._consumers.remove(consumer)
         except ValueError:
@@ -146,11 +149,18 @@ class Producer:
 
     def regroup(self) -> None:
         """Split consumers into the C table and the Python list; called when
-        one joins, leaves or changes state (never per packet).  Both are
-        replaced, not mutated, so a loop over the old ones stays valid."""
+        one joins, leaves or changes state, e.g. a consumer becoming steady
+        (never per packet).  Both are replaced, not mutated, so a loop over
+        the old ones stays valid."""
         steady = [c for c in self._consumers if c.steady]
-        self._table = Table([c._out for c in steady]) if steady else EMPTY
+        self._table = Table([c.fanout_entry for c in steady]) if steady else EMPTY
         self._unsteady = [c for c in self._consumers if not c.steady]
+
+    def hold_for_keyframe(self, waiting: bool) -> None:
+        """A consumer starts (True) or stops (False) holding its video until
+        a keyframe: while any does, packets are checked for keyframe starts
+        and the router's tick keeps asking the publisher for one."""
+        self.waiting_keyframe += 1 if waiting else -1
 
     def add_tap(self, callback: Tap) -> Callable[[], None]:
         """Observe every packet as published (decrypted, before per-consumer

@@ -79,15 +79,22 @@ class Router:
         self._speaker.forget(producer.participant_id)
         return closed
 
+    # The router is the one place that links a consumer to its producer and
+    # unlinks it (mediasoup's Router::OnTransportNewConsumer /
+    # OnTransportConsumerClosed): a consumer joins or leaves a producer's
+    # consumers only through these three.  While linked, it moves itself
+    # between the producer's compiled table and its Python list as it
+    # becomes steady or not (Consumer._steady_changed -> Producer.regroup).
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers[consumer.id] = consumer
-        consumer.producer._attach(consumer)
+        consumer.producer.attach_consumer(consumer)
 
     def close_consumer(self, consumer_id: str) -> None:
         consumer = self.consumers.pop(consumer_id, None)
         if consumer is not None:
             self._retire(self._consumer_counters(consumer))
             consumer.close()
+            consumer.producer.detach_consumer(consumer)
 
     def switch_consumer(self, consumer: Consumer, producer: Producer) -> None:
         """Feed an existing consumer from another producer of the same kind
@@ -95,10 +102,9 @@ class Router:
         if producer.kind != consumer.kind or producer.mime_type != consumer.producer.mime_type:
             raise ValueError("can only switch between producers of the same kind and codec")
         old = consumer.producer
-        consumer._set_waiting(False)
-        old._detach(consumer)
-        consumer.producer = producer
-        producer._attach(consumer)
+        consumer.set_producer(producer)
+        old.detach_consumer(consumer)
+        producer.attach_consumer(consumer)
         consumer.resync()
 
     # -- floor control ---------------------------------------------------------
