@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 import signaling.handlers
 from sessions import directory, presence
-from sessions.errors import HubError, Invalid, NotFound, RateLimited, Unauthorized
+from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized
 from sessions.roles import Role
 from signaling.registry import Caller, Events, EventSpec
+from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
 
 if TYPE_CHECKING:
     from web.hub import Hub
@@ -24,16 +25,27 @@ log = logging.getLogger(__name__)
 # A client may burst, but not flood: refills RATE per second up to BURST.
 RATE = 30.0
 BURST = 120.0
-MAX_PAYLOAD_BYTES = 256 * 1024
+# Engine.IO heartbeat: the server pings every PING_INTERVAL_S and drops a
+# client that has not answered PING_TIMEOUT_S later, so a site whose network
+# vanished shows offline within about 10 s (engine.io's defaults, 25 + 20,
+# took 44 s). A link with a round trip under ~5 s is never dropped.
+PING_INTERVAL_S = 5.0
+PING_TIMEOUT_S = 5.0
 
 
-def create_sio(redis_url: str | None) -> socketio.AsyncServer:
+def create_sio(
+    redis_url: str | None, ping_interval_s: float = PING_INTERVAL_S, ping_timeout_s: float = PING_TIMEOUT_S
+) -> socketio.AsyncServer:
     manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
-    return socketio.AsyncServer(
+    # WireServer: undecodable or oversized packets are answered on their ack
+    # id (see signaling/wire.py for the limits and what happens to the rest).
+    return WireServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=[],
-        max_http_buffer_size=MAX_PAYLOAD_BYTES,
+        max_http_buffer_size=TRANSPORT_LIMIT_BYTES,
+        ping_interval=ping_interval_s,
+        ping_timeout=ping_timeout_s,
         logger=False,
         engineio_logger=False,
     )
@@ -84,7 +96,9 @@ class MeetingNamespace(socketio.AsyncNamespace):
         self._callers: dict[str, Caller] = {}
         self._buckets: dict[str, _Bucket] = {}
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
+    async def trigger_event(self, event: str | WireError, *args: Any) -> Any:
+        if isinstance(event, WireError):
+            return self.refuse_undecodable(args[0], event)
         if event == "connect":
             return await self.on_connect(*args)
         if event == "disconnect":
@@ -144,6 +158,18 @@ class MeetingNamespace(socketio.AsyncNamespace):
         from signaling.handlers.presence import request_roster
 
         request_roster(self.hub, caller.meeting_id)
+
+    def refuse_undecodable(self, sid: str, error: WireError) -> dict:
+        """A packet with an ack id whose body could not be decoded."""
+        bucket = self._buckets.get(sid)
+        if sid not in self._callers or bucket is None:
+            return _refuse(Unauthorized("not connected"))
+        if not bucket.take():
+            self.hub.metrics.events.labels("malformed", "rate_limited").inc()
+            return _refuse(RateLimited("too many events; slow down"))
+        self.hub.metrics.events.labels("malformed", error.code).inc()
+        exc = TooLarge(error.message) if error.code == "too_large" else Invalid(error.message)
+        return _refuse(exc)
 
     async def dispatch(self, sid: str, event: str, data: Any) -> dict:
         metrics = self.hub.metrics.events
