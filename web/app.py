@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_upload_bytes + 1024 * 1024,
         handler_args=HANDLER_ARGS,
     )
-    sio = create_sio(settings.redis_url)
+    sio = create_sio(settings.redis_url, settings.ping_interval_s, settings.ping_timeout_s)
     hub = Hub(settings, sio)
     hub.features = discover_events()
     namespace = MeetingNamespace(hub, hub.features)

@@ -27,6 +27,10 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     # Meeting papers: more pages than this is refused as too large.
     max_document_pages: int = 500
+    # Engine.IO heartbeat (sent to clients in the handshake): a client that
+    # goes silent is dropped, and shown offline, after interval + timeout.
+    ping_interval_s: float = 5.0
+    ping_timeout_s: float = 5.0
     # pdfium renders in worker processes: address space of each, wall time
     # per page, and how many (a page over a limit is refused, 413).
     render_memory_bytes: int = 512 * 1024 * 1024
@@ -53,6 +57,9 @@ class Settings:
             values["render_memory_bytes"] = int(env["PLENARY_RENDER_MEMORY_MB"]) * 1024 * 1024
         if "PLENARY_RENDER_PAGE_SECONDS" in env:
             values["render_page_seconds"] = float(env["PLENARY_RENDER_PAGE_SECONDS"])
+        for name, key in (("ping_interval_s", "PLENARY_PING_INTERVAL"), ("ping_timeout_s", "PLENARY_PING_TIMEOUT")):
+            if key in env:
+                values[name] = float(env[key])
         if env.get("PLENARY_MEDIA_LOOPBACK") in ("1", "true", "yes"):
             values["media_loopback"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})

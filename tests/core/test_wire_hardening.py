@@ -222,12 +222,27 @@ async def test_each_kind_of_garbage_closes_a_namespaceless_socket(sqlite_hub, ra
     _assert_no_traceback(caplog)
 
 
+async def test_handshake_announces_the_heartbeat(sqlite_hub, raw_sockets):
+    session = aiohttp.ClientSession()
+    try:
+        async with session.ws_connect(f"{sqlite_hub.url}/socket.io/?EIO=4&transport=websocket") as ws:
+            handshake = json.loads((await ws.receive_str())[1:])
+    finally:
+        await session.close()
+    settings = sqlite_hub.hub.settings
+    assert handshake["pingInterval"] == settings.ping_interval_s * 1000 == 5000
+    assert handshake["pingTimeout"] == settings.ping_timeout_s * 1000 == 5000
+    assert handshake["maxPayload"] == TRANSPORT_LIMIT_BYTES
+
+
 class BlackholeProxy:
     """A TCP relay on 127.0.0.1 that can stop relaying without closing
-    anything: to both ends the network has simply gone quiet."""
+    anything (to both ends the network has simply gone quiet), or delay
+    every chunk by `delay_s` each way (a slow link)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, delay_s: float = 0.0) -> None:
         self.target_port = target_port
+        self.delay_s = delay_s
         self.relaying = True
         self._tasks: set[asyncio.Task] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -246,12 +261,26 @@ class BlackholeProxy:
             self._tasks.add(task)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        due: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        sender = asyncio.create_task(self._send_when_due(due, writer))
+        self._tasks.add(sender)
+        loop = asyncio.get_running_loop()
         while data := await reader.read(65536):
             if self.relaying:
-                writer.write(data)
-                await writer.drain()
+                due.put_nowait((loop.time() + self.delay_s, data))
         if self.relaying:
-            writer.close()
+            due.put_nowait((loop.time() + self.delay_s, b""))
+
+    async def _send_when_due(self, due: asyncio.Queue, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            at, data = await due.get()
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            if not data:
+                writer.close()
+                return
+            writer.write(data)
+            await writer.drain()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -284,5 +313,30 @@ async def test_a_silently_dropped_client_shows_offline_within_12s(sqlite_hub, cl
         elapsed = time.monotonic() - dropped_at
         print(f"silent drop shown offline after {elapsed:.1f} s")
         assert elapsed < 12
+    finally:
+        await proxy.close()
+
+
+async def test_a_slow_link_is_not_dropped(sqlite_hub, clients):
+    """A 3 s round trip (1.5 s each way) stays online through two ping cycles."""
+    mid = await sqlite_hub.meeting()
+    watcher_p = await sqlite_hub.participant(mid, "主持人", "chair")
+    site_p = await sqlite_hub.participant(mid, "分会场", "member")
+    watcher = await sqlite_hub.connect(watcher_p["token"])
+    clients.append(watcher)
+    proxy = BlackholeProxy(sqlite_hub.client.server.port, delay_s=1.5)
+    try:
+        site = EventClient(await proxy.start(), site_p["token"])
+        site.sio.eio.ping_timeout = 20  # the client's own wait; the server's is under test
+        clients.append(await site.connect())
+
+        def online(roster: dict) -> bool:
+            return {p["id"]: p["online"] for p in roster["participants"]}[site_p["id"]]
+
+        await watcher.wait_for("roster", online, timeout=15)
+        watcher.received["roster"].clear()
+        with pytest.raises(TimeoutError):
+            await watcher.wait_for("roster", lambda r: not online(r), timeout=12)
+        assert (await site.call("state:sync", timeout=15))["ok"] is True
     finally:
         await proxy.close()
