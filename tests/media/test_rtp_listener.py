@@ -118,3 +118,27 @@ async def test_the_send_transport_delivers_by_its_listener() -> None:
     finally:
         await transport.close()
     assert transport.listener_stats() == {"ssrcs": 0, "rtx_ssrcs": 0, "mids": 0, "consumer_ssrcs": 0, "unknown_ssrcs": 0}
+
+
+def test_no_media_object_reaches_into_another() -> None:
+    """The seams stay put: no module of media/ reads or writes another
+    object's underscore names (aiortc_hooks.py exists to touch aiortc's),
+    and only the transport holds an RtpListener."""
+    import ast
+    import pathlib
+
+    import media
+
+    reaching: list[str] = []
+    listeners: list[str] = []
+    for path in sorted(pathlib.Path(media.__file__).parent.glob("*.py")):
+        if path.name == "aiortc_hooks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    reaching.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "RtpListener":
+                listeners.append(path.name)
+    assert reaching == []
+    assert listeners == ["transport.py"]
