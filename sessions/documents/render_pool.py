@@ -161,14 +161,16 @@ class RenderPool:
             healthy = False
             try:
                 reply = await worker.call(request, self.limits)
-                healthy = True
+                # A worker a big page left holding more than half its limit
+                # starts afresh: that memory is the machine's, not the cache's.
+                healthy = reply[0].get("rss_bytes", 0) <= self.limits.memory_bytes // 2
                 return reply
             finally:
                 if healthy and not self._closed:
                     self._idle.append(worker)
                 else:
-                    # Overran, died, or its caller gave up mid-request (the
-                    # stream is then out of step): never reuse it.
+                    # Overran, died, bloated, or its caller gave up mid-request
+                    # (the stream is then out of step): never reuse it.
                     await self._retire(worker)
 
     async def _start(self) -> _Worker:

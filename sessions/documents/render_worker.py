@@ -42,8 +42,15 @@ def read_frame(stream: BinaryIO) -> tuple[dict, bytes] | None:
     return header, payload
 
 
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def write_frame(stream: BinaryIO, header: dict, payload: bytes = b"") -> None:
-    encoded = json.dumps({**header, "payload": len(payload)}).encode()
+    # Every reply tells this process's resident memory: the pool replaces a
+    # worker that a big page left bloated (freed memory is not always returned).
+    encoded = json.dumps({**header, "payload": len(payload), "rss_bytes": rss_bytes()}).encode()
     stream.write(FRAME_LENGTH.pack(len(encoded)) + encoded)
     if payload:
         stream.write(payload)
