@@ -136,6 +136,9 @@ class Hub:
         async with self.db.transaction() as tx:
             await presence.register_node(tx, self.node_id)
         self.every(presence.HEARTBEAT_INTERVAL.total_seconds(), self._heartbeat, "presence-heartbeat")
+        from web import memtrace
+
+        memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
 
     async def _heartbeat(self) -> None:
         async with self.db.transaction() as tx:

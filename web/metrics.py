@@ -1,7 +1,18 @@
 """Prometheus metrics, one registry per app so tests can build many apps."""
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+def _asyncio_tasks() -> int:
+    """Tasks alive on this process's loop: a count that climbs under steady
+    load is work nobody owns (bench/soak.py watches it)."""
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped from outside a running loop
+        return 0
 
 
 class Metrics:
@@ -13,6 +24,11 @@ class Metrics:
         self.live_meetings = Gauge(
             "plenary_live_meetings", "Meetings with at least one client online, hub-wide", registry=self.registry
         )
+        self.asyncio_tasks = Gauge(
+            "plenary_asyncio_tasks", "asyncio tasks alive in this process, counted when scraped",
+            registry=self.registry,
+        )
+        self.asyncio_tasks.set_function(_asyncio_tasks)
         self.events = Counter(
             "plenary_events_total", "Client events handled by this process", ["event", "outcome"], registry=self.registry
         )

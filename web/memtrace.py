@@ -1,0 +1,102 @@
+"""Opt-in tracemalloc snapshots, to find what a long-running hub retains.
+
+Off unless PLENARY_TRACEMALLOC is set to a frame count (e.g. 25): then the
+hub traces allocations from start-up and writes `tracemalloc-<n>.snap` into
+`<data dir>/tracemalloc/` every PLENARY_TRACEMALLOC_EVERY_S seconds (default
+60; 0 = never by timer) and whenever it gets SIGUSR1. Diff two snapshots with
+
+    .venv/bin/python -m web.memtrace OLD.snap NEW.snap [--top 25]
+
+Tracing costs CPU and memory (several times the hub's own allocations in
+bookkeeping), so this is for a soak, never for production.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import tracemalloc
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from web.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+def frames_wanted() -> int:
+    try:
+        return max(0, int(os.environ.get("PLENARY_TRACEMALLOC", "0")))
+    except ValueError:
+        return 0
+
+
+class SnapshotWriter:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written = 0
+
+    def write(self) -> Path:
+        """Blocks the loop for as long as the snapshot takes: fine for a soak."""
+        import gc
+
+        gc.collect()  # what is still allocated after this is retained, not garbage
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"tracemalloc-{self.written:03d}.snap"
+        tracemalloc.take_snapshot().dump(str(path))
+        self.written += 1
+        log.info("tracemalloc snapshot %s (traced %.1f MB)", path, tracemalloc.get_traced_memory()[0] / 1e6)
+        return path
+
+
+def start_if_enabled(hub: "Hub") -> SnapshotWriter | None:
+    frames = frames_wanted()
+    if not frames:
+        return None
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(frames)
+    writer = SnapshotWriter(hub.settings.data_dir / "tracemalloc")
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, writer.write)
+    except (NotImplementedError, RuntimeError):
+        pass
+    every = float(os.environ.get("PLENARY_TRACEMALLOC_EVERY_S", "60"))
+    if every > 0:
+        async def write() -> None:
+            writer.write()
+
+        hub.every(every, write, "tracemalloc-snapshots")
+    log.warning("tracemalloc is on (%d frames): snapshots go to %s", frames, writer.folder)
+    return writer
+
+
+def diff(old: Path, new: Path, top: int = 25, key: str = "traceback") -> str:
+    """The allocation sites whose retained size grew most from old to new."""
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*")]
+    before = tracemalloc.Snapshot.load(str(old)).filter_traces(ignore)
+    after = tracemalloc.Snapshot.load(str(new)).filter_traces(ignore)
+    stats = after.compare_to(before, key)
+    total = sum(s.size_diff for s in stats)
+    lines = [f"{old.name} → {new.name}: {total / 1e6:+.2f} MB retained in all"]
+    for stat in stats[:top]:
+        lines.append(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  (now {stat.size / 1024:.1f} KiB)")
+        frames = stat.traceback.format(limit=12 if key == "traceback" else 1)
+        lines.extend("      " + f for f in frames)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="diff two tracemalloc snapshots of a hub")
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--by", choices=["traceback", "lineno", "filename"], default="traceback")
+    args = parser.parse_args()
+    print(diff(args.old, args.new, args.top, args.by))
+
+
+if __name__ == "__main__":
+    main()
