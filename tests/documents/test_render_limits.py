@@ -12,8 +12,8 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessions.documents import runtime
@@ -136,6 +136,7 @@ async def test_page_that_draws_too_long_times_out(hubs, tmp_path):
     body = await resp.json()
     assert resp.status == 413, body
     assert body["error"] == {"code": "too_large", "message": "page 1 could not be rendered within limits (it needed more than 3 s)"}
+    print(f"\nslow page refused after {elapsed:.1f} s (limit 3 s)")
     assert elapsed < 15.0, f"gave up after {elapsed:.1f} s"
 
     other = await _share(hut, mid, chair, make_pdf(2, label="After"))
