@@ -44,6 +44,10 @@ def create_sio(
         client_manager=manager,
         cors_allowed_origins=[],
         max_http_buffer_size=TRANSPORT_LIMIT_BYTES,
+        # Every client of ours (browser, bench, tests) speaks websocket only;
+        # long-polling would be a second decode path (engine.io logs a
+        # traceback per malformed POST) that nobody uses.
+        transports=["websocket"],
         ping_interval=ping_interval_s,
         ping_timeout=ping_timeout_s,
         logger=False,

@@ -235,6 +235,15 @@ async def test_handshake_announces_the_heartbeat(sqlite_hub, raw_sockets):
     assert handshake["maxPayload"] == TRANSPORT_LIMIT_BYTES
 
 
+async def test_long_polling_is_refused(sqlite_hub, caplog):
+    caplog.set_level(logging.WARNING)
+    resp = await sqlite_hub.client.get("/socket.io/?EIO=4&transport=polling")
+    assert resp.status == 400
+    resp = await sqlite_hub.client.post("/socket.io/?EIO=4&transport=polling&sid=x", data=b"\xff" * 100)
+    assert resp.status == 400
+    _assert_no_traceback(caplog)
+
+
 class BlackholeProxy:
     """A TCP relay on 127.0.0.1 that can stop relaying without closing
     anything (to both ends the network has simply gone quiet), or delay
