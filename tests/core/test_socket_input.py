@@ -63,3 +63,30 @@ async def test_a_storm_of_joins_sends_few_rosters(sqlite_hub, clients):
     await watcher.wait_for("roster", lambda r: all(x["online"] for x in r["participants"]))
     # 29 joins, coalesced: far fewer snapshots than joins reach each client.
     assert len(watcher.received["roster"]) < 15
+
+
+async def test_undecodable_payloads_from_a_real_client_are_answered(sqlite_hub, clients, caplog):
+    """What python-socketio itself sends: a 101-digit integer, 40 levels of
+    nesting, NaN. Each is answered `invalid` on its ack; no traceback."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    mid = await sqlite_hub.meeting()
+    member = await sqlite_hub.participant(mid, "委员", "member")
+    client = await sqlite_hub.connect(member["token"])
+    clients.append(client)
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    cases = [
+        ({"vote_id": "x", "choice": 10**100}, "a number has 101 characters"),
+        ({"deep": nested}, "nested deeper than"),
+        ({"vote_id": "x", "choice": float("nan")}, "NaN is not JSON"),
+    ]
+    for payload, reason in cases:
+        ack = await client.call("vote:cast", payload)
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid", ack
+        assert reason in ack["error"]["message"], ack
+    assert client.sio.connected
+    assert (await client.call("state:sync"))["ok"] is True
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
