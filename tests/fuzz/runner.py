@@ -12,6 +12,7 @@ from tests.fuzz.rawsio import Dropped, RawSocket
 
 ACK_TIMEOUT_S = 10.0
 SOLO_BYTES = 128 * 1024
+GATE_HOLD_S = 1.0
 IN_FLIGHT = 32  # cases awaiting their ack at once (per run, unless a shared gate is given)
 
 
@@ -43,9 +44,14 @@ async def run_cases(
     big = [c for c in cases if len(c.body) > SOLO_BYTES]
     queue = [c for c in reversed(cases) if len(c.body) <= SOLO_BYTES]
 
-    async def one(sock: RawSocket, case: Case, solo: bool) -> None:
+    async def one(sock: RawSocket, case: Case, solo: bool, release=lambda: None) -> None:
+        call = asyncio.ensure_future(sock.call(case.event, case.body, timeout=ACK_TIMEOUT_S))
+        # A case the hub never answers must not hold a slot for the whole
+        # timeout: after GATE_HOLD_S it waits on outside the bound.
+        await asyncio.wait({call}, timeout=GATE_HOLD_S)
+        release()
         try:
-            ack = await sock.call(case.event, case.body, timeout=ACK_TIMEOUT_S)
+            ack = await call
         except TimeoutError:
             failures.append(Failure(who, case, f"no ack within {ACK_TIMEOUT_S:.0f}s"))
             return
@@ -66,10 +72,18 @@ async def run_cases(
         pending: set[asyncio.Task] = set()
 
         async def guarded(s: RawSocket, case: Case) -> None:
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    gate.release()
+
             try:
-                await one(s, case, solo=False)
+                await one(s, case, solo=False, release=release)
             finally:
-                gate.release()
+                release()
 
         while queue:
             await gate.acquire()
