@@ -64,7 +64,8 @@ def body_token(world: World, template: str) -> str:
 
 def response_problem(status: int, content_type: str, text: str, expect: str) -> str | None:
     if 200 <= status < 300:
-        return None if expect == ANSWERED else f"accepted with {status}: {text[:150]}"
+        shown = text[:150] if content_type == "application/json" else f"a {content_type} body"
+        return None if expect == ANSWERED else f"accepted with {status}: {shown}"
     if status not in STATUS_CODES:
         return f"status {status} ({content_type}): {text[:150]}"
     if content_type != "application/json":
