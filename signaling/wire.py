@@ -13,8 +13,9 @@ good packets and changes only what happens to bad ones:
   of the event name, so the client gets `{"ok": false, "error": ...}` on its
   ack id (`invalid`, or `too_large` over MAX_MESSAGE_BYTES). Other malformed
   input is ignored. Either way it is logged once per connection, as one
-  WARNING line; a connection that sends malformed input before it has joined
-  a namespace is told why (CONNECT_ERROR) and closed.
+  WARNING line; a connection that sends malformed input, or anything but a
+  CONNECT, before it has joined a namespace is told why (CONNECT_ERROR) and
+  closed: a stranger's packets are never decoded beyond a small CONNECT.
 - `GuardedWebSocket` refuses text frames Engine.IO itself would choke on
   (empty, no packet type, a message that is not a Socket.IO packet) the same
   way, instead of letting the websocket task die with a traceback.
@@ -44,6 +45,8 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 # the message is read only to find its ack id.
 TRANSPORT_LIMIT_BYTES = 2 * MAX_MESSAGE_BYTES
 MAX_ACK_ID_DIGITS = 16  # a JavaScript safe integer
+# A join carries a token (at most 4,096 characters) and a meeting id.
+MAX_CONNECT_BYTES = 16 * 1024
 CLOSE_TIMEOUT_S = 1.0
 
 _PACKET_TYPES = "0123456"
@@ -148,6 +151,15 @@ def _engineio_can_parse(frame: str) -> bool:
     return frame[0] != "4" or len(frame) == 1 or frame[1] in _DIGITS
 
 
+def _namespace_of(data: Any) -> str:
+    """The namespace a raw packet names, to address a refusal to it."""
+    if isinstance(data, str) and data[1:2] == "/":
+        comma = data.find(",", 1, 120)
+        if comma > 0:
+            return data[1:comma]
+    return "/"
+
+
 class GuardedWebSocket(engineio_aiohttp.WebSocket):
     """engine.io's aiohttp websocket, minus the frames that would kill it."""
 
@@ -218,6 +230,17 @@ class WireServer(socketio.AsyncServer):
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if eio_sid not in self.environ:
             return  # the rest of a refused connection's polling payload
+        if not self._in_any_namespace(eio_sid):
+            # Before a join only CONNECT (and DISCONNECT) mean anything, and
+            # a CONNECT is small: nothing else is decoded for a stranger.
+            if not isinstance(data, str) or data[:1] not in "01":
+                reason = "only CONNECT is accepted before joining a namespace"
+                await self._refuse_frame(eio_sid, reason, _namespace_of(data))
+                return
+            if len(data) > MAX_CONNECT_BYTES:
+                reason = f"a CONNECT packet is over {MAX_CONNECT_BYTES} bytes"
+                await self._refuse_frame(eio_sid, reason, _namespace_of(data))
+                return
         pkt = WirePacket(encoded_packet=data)
         if pkt.error is not None:
             await self._refuse_packet(eio_sid, pkt)

@@ -114,10 +114,13 @@ async def test_huge_integer_is_answered_invalid(sqlite_hub, raw_sockets, caplog)
 async def test_deep_nesting_is_answered_invalid(sqlite_hub, raw_sockets, caplog):
     caplog.set_level(logging.WARNING)
     raw = await _member_socket(sqlite_hub, raw_sockets)
-    for depth in (40, 20_000):
+    for depth, reason in ((40, "nested deeper than 32"), (5_000, "nested deeper than 32"), (20_000, "values")):
         ack = await raw.call_raw(8, '["vote:cast",' + "[" * depth + "]" * depth + "]")
         assert ack["ok"] is False and ack["error"]["code"] == "invalid"
-        assert "nested deeper" in ack["error"]["message"]
+        assert reason in ack["error"]["message"], ack
+    # Many values, each cheap: refused before decoding, by a count.
+    ack = await raw.call_raw(9, '["vote:cast",[' + ",".join(["[]"] * 20_000) + "]]")
+    assert ack["error"]["code"] == "invalid" and "at most 10000 are accepted" in ack["error"]["message"]
     await _still_works(raw)
     _assert_no_traceback(caplog)
 
@@ -210,7 +213,11 @@ async def test_garbage_without_a_namespace_closes_with_one_log_line(sqlite_hub, 
 
 async def test_each_kind_of_garbage_closes_a_namespaceless_socket(sqlite_hub, raw_sockets, caplog):
     caplog.set_level(logging.WARNING)
-    for frame in (b"\x00\xff garbage", "", "x", "4" + "[" * 20_000, f"42{NS},1[" + "[" * 20_000, "44{}"):
+    for frame in (
+        b"\x00\xff garbage", "", "x", "4" + "[" * 20_000, f"42{NS},1[" + "[" * 20_000, "44{}",
+        f'42{NS},1["state:sync",{{}}]',  # well-formed, but only CONNECT comes before a join
+        f'40{NS},{{"token":"{"x" * 100_000}"}}',  # a CONNECT far over any token
+    ):
         raw = await RawSocket.open(sqlite_hub.url)
         raw_sockets.append(raw)
         if isinstance(frame, bytes):
