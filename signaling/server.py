@@ -1,6 +1,7 @@
 """The Socket.IO server on `/meeting`: auth on connect, validated dispatch."""
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
@@ -111,6 +112,33 @@ class MeetingNamespace(socketio.AsyncNamespace):
         return await self.dispatch(sid, event, rest[0] if rest else None)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        try:
+            await self._admit(sid, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise  # python-socketio undoes a refused join itself
+        except BaseException as exc:
+            # A join cancelled (its client left mid-join: Engine.IO cancels
+            # the handler, and python-socketio calls no disconnect handler for
+            # a connection still joining) or failed is undone by nobody: its
+            # rooms, caller entry and presence row would stay all day.
+            await asyncio.shield(self._abandon_join(sid))
+            if isinstance(exc, Exception):
+                log.exception("join %s failed", sid)
+                raise socketio.exceptions.ConnectionRefusedError("the hub could not admit this connection") from None
+            raise
+
+    async def _abandon_join(self, sid: str) -> None:
+        if self._callers.pop(sid, None) is not None:
+            self.hub.metrics.connected_clients.dec()
+        self._buckets.pop(sid, None)
+        await self.server.manager.disconnect(sid, self.namespace, ignore_queue=True)
+        try:
+            async with self.hub.db.transaction() as tx:
+                await presence.disconnect(tx, sid)
+        except Exception:
+            log.exception("could not drop the presence row of abandoned join %s", sid)
+
+    async def _admit(self, sid: str, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             identity = self.hub.tokens.verify(token if isinstance(token, str) else None)
@@ -151,8 +179,13 @@ class MeetingNamespace(socketio.AsyncNamespace):
         # The row goes first, so a leave hook that asks "is this participant
         # still connected anywhere?" sees the answer after this leave; two
         # tabs closing together then cannot each count the other and skip.
-        async with self.hub.db.transaction() as tx:
-            await presence.disconnect(tx, sid)
+        try:
+            async with self.hub.db.transaction() as tx:
+                await presence.disconnect(tx, sid)
+        except Exception:
+            # The leave hooks run anyway: a media peer left behind holds
+            # sockets, a thread's buffers and memory for the rest of the day.
+            log.exception("could not drop the presence row of %s", sid)
         for feature in self.features:
             for hook in feature.leave_hooks:
                 try:

@@ -13,7 +13,6 @@ import json
 from collections import Counter
 
 import aiohttp
-import pytest
 import socketio
 from sqlalchemy import func, select, update
 
@@ -138,11 +137,6 @@ async def test_connections_that_end_leave_no_per_connection_state(sqlite_hub, cl
     assert not left_over, f"per-connection objects left over: {left_over}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the on_connect clean-up in /tmp/plenary-docs/leakfix-signaling-server.patch (issue 10 item 6); "
-    "remove this mark when it is applied",
-)
 async def test_a_client_gone_while_its_join_is_checked_leaves_nothing(sqlite_hub, clients):
     """The join's database work is made to wait (a writer holds the meeting
     row) until the hub has seen the socket close: python-socketio calls no
