@@ -139,6 +139,7 @@ class Hub:
         from web import memtrace
 
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
+        memtrace.start_trimming(self)
 
     async def _heartbeat(self) -> None:
         async with self.db.transaction() as tx:
