@@ -229,7 +229,7 @@ class WireServer(socketio.AsyncServer):
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if eio_sid not in self.environ:
-            return  # the rest of a refused connection's polling payload
+            return  # a frame already read when its connection was refused
         if not self._in_any_namespace(eio_sid):
             # Before a join only CONNECT (and DISCONNECT) mean anything, and
             # a CONNECT is small: nothing else is decoded for a stranger.
