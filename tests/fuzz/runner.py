@@ -10,7 +10,7 @@ from tests.fuzz.cases import Case
 from tests.fuzz.world import ack_problem
 from tests.fuzz.rawsio import Dropped, RawSocket
 
-ACK_TIMEOUT_S = 10.0
+ACK_TIMEOUT_S = 15.0
 SOLO_BYTES = 128 * 1024
 GATE_HOLD_S = 1.0
 IN_FLIGHT = 32  # cases awaiting their ack at once (per run, unless a shared gate is given)
@@ -128,7 +128,8 @@ async def check_alive(who: str, sock: RawSocket, failures: list[Failure]) -> Non
     try:
         ack = await sock.call("state:sync", "{}", timeout=ACK_TIMEOUT_S)
     except (TimeoutError, Dropped) as exc:
-        failures.append(Failure(who, probe, f"state:sync after the fuzz: {exc!r}"))
+        failures.append(Failure(who, probe, f"state:sync after the fuzz: {exc!r} "
+                                             f"({sock.sent} sent in {time.monotonic() - sock.opened_at:.1f}s)"))
         return
     if not (isinstance(ack, dict) and ack.get("ok") is True):
         failures.append(Failure(who, probe, f"state:sync after the fuzz answered {str(ack)[:200]}"))
