@@ -497,7 +497,9 @@ async def run(args) -> int:
                     samples.append(s)
                     print(f"  t={s.t:5.0f}s RSS {s.rss_mb:7.1f} MB fds {s.fds:4d} threads {s.threads:3d} "
                           f"tasks {s.tasks if s.tasks is not None else '-'} clients {s.connected}", flush=True)
-                    next_sample = max(next_sample + args.sample_every, time.monotonic())
+                    next_sample += args.sample_every
+                    if next_sample <= time.monotonic():  # a storm held us up: no catch-up burst
+                        next_sample = time.monotonic() + args.sample_every
                 elif now >= next_storm:
                     before = await sample(http, server.url, pid, started, "before storm")
                     if args.tracemalloc:
