@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 import tracemalloc
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,28 +93,37 @@ def _malloc_trim():
 
 
 def start_trimming(hub: "Hub") -> bool:
-    """Every minute, hand free heap pages back to the system.
+    """Once a minute: collect cyclic garbage, then hand free heap pages back.
 
-    A storm of joins allocates in many threads' malloc arenas (aiosqlite,
-    aiortc and the executor each have their own); glibc frees into the
-    arenas but returns little to the system, so RSS stepped up with each
-    storm although Python's own heap did not grow (tracemalloc: -0.7 MB
-    across a storm). bench/soak.py, storms of 300 every 45 s: RSS step per
-    storm +3.1 MB (median) before, -1.1 MB with this; RSS once everyone had
-    left 227-234 MB before, 210 MB with it. Off with PLENARY_MALLOC_TRIM_S=0."""
+    web/cli.py freezes start-up objects and raises the collector's
+    thresholds to keep full passes out of busy seconds; with them a full
+    pass came about every 100 minutes, while every minute left 37-56 k
+    objects in garbage cycles (aiortc peer connections, websockets,
+    sessions) that only a full pass frees: RSS climbed with no plateau in a
+    10-minute soak. One full pass a minute costs 80-160 ms of loop time
+    (bench/soak.py, 2 cores). Then malloc_trim: a storm of joins allocates
+    in many threads' glibc arenas, which keep what is freed.
+    bench/soak.py, storms of 300 every 45 s: RSS once all had left 227-234
+    MB before, 202-210 MB with this. Off with PLENARY_MEMORY_UPKEEP_S=0."""
     trim = _malloc_trim()
     try:
-        interval = float(os.environ.get("PLENARY_MALLOC_TRIM_S", TRIM_INTERVAL_S))
+        interval = float(os.environ.get("PLENARY_MEMORY_UPKEEP_S", TRIM_INTERVAL_S))
     except ValueError:
         interval = TRIM_INTERVAL_S
-    if trim is None or interval <= 0:
+    if interval <= 0:
         return False
 
-    async def trim_once() -> None:
-        # In a thread: it walks every arena, a few ms with a big heap.
-        await asyncio.get_running_loop().run_in_executor(None, trim, 0)
+    async def upkeep() -> None:
+        import gc
 
-    hub.every(interval, trim_once, "malloc-trim")
+        started = time.perf_counter()
+        found = gc.collect()
+        log.debug("memory upkeep: %d objects in cycles freed in %.0f ms", found, (time.perf_counter() - started) * 1e3)
+        if trim is not None:
+            # In a thread: it walks every arena, a few ms with a big heap.
+            await asyncio.get_running_loop().run_in_executor(None, trim, 0)
+
+    hub.every(interval, upkeep, "memory-upkeep")
     return True
 
 
