@@ -32,6 +32,14 @@ def _count_objects() -> Counter:
     return Counter(name for o in gc.get_objects() if (name := type(o).__name__) in PER_CONNECTION_TYPES)
 
 
+def _sockets_of(hub) -> int:
+    """This hub's Engine.IO sockets still in memory: other tests' hubs may
+    still be letting theirs go, so a process-wide count would wait on them."""
+    gc.collect()
+    server = hub.sio.eio
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "AsyncSocket" and getattr(o, "server", None) is server)
+
+
 def _tables(hub) -> dict[str, int]:
     """Everything one /meeting connection adds an entry to."""
     namespace = hub.namespace
@@ -103,7 +111,7 @@ async def test_connections_that_end_leave_no_per_connection_state(sqlite_hub, cl
         await _join_then_vanish(sqlite_hub.url, members[0]["token"])
     await wait_until(lambda: len(hub.namespace._callers) == 1 and len(hub.sio.environ) == 1)
     # The warm-up's closed sockets wait for their ping timer; the roster debounce runs.
-    await wait_until(lambda: _count_objects()["AsyncSocket"] == 1
+    await wait_until(lambda: _sockets_of(hub) == 1
                      and not any(t.get_name().startswith("debounce:") for t in hub._tasks), 15, interval=0.2)
     baseline = _tables(hub)
     tasks_before = hub.task_count
