@@ -131,8 +131,11 @@ class HubUnderTest:
 
 
 @pytest.fixture
-async def hub(aiohttp_client, tmp_path: Path, db_url: str):
-    """A hub on each database in turn (SQLite, PostgreSQL)."""
+async def hub(db_url: str, aiohttp_client, tmp_path: Path):
+    """A hub on each database in turn (SQLite, PostgreSQL).
+
+    `db_url` comes first so that it is set up first and torn down last: the
+    app (and its pool and leave hooks) closes before its database is dropped."""
     app = create_app(make_settings(tmp_path, db_url))
     client = await aiohttp_client(app)
     return HubUnderTest(client, TokenService(SECRET))
