@@ -504,6 +504,7 @@ async def run(args) -> int:
                     before = await sample(http, server.url, pid, started, "before storm")
                     if args.tracemalloc:
                         os.kill(pid, signal.SIGUSR1)  # a snapshot at the same point of every cycle
+                        os.kill(pid, signal.SIGUSR2)  # and the live objects by type, in the server's log
                     joined, failed = await storm(world, args.storm_size)
                     storms.append((before.rss_mb, joined, failed))
                     print(f"  storm {len(storms)}: {joined} joined, {failed} failed, RSS before {before.rss_mb:.1f} MB",
@@ -520,6 +521,7 @@ async def run(args) -> int:
             samples.append(await sample(http, server.url, pid, started, "all left"))
             if args.tracemalloc:
                 os.kill(pid, signal.SIGUSR1)
+                os.kill(pid, signal.SIGUSR2)
                 await asyncio.sleep(5)
     finally:
         stop.set()

@@ -53,6 +53,34 @@ class SnapshotWriter:
         return path
 
 
+WATCHED_TYPES = ("RTCPeerConnection", "RTCDtlsTransport", "RTCIceTransport", "RTCSctpTransport", "Connection",
+                 "CodecContext", "VideoCodecContext", "AudioCodecContext", "Session", "AsyncSession", "AsyncConnection",
+                 "Socket", "AsyncSocket", "Task", "Future", "Caller", "_Bucket",
+                 "WebSocketResponse", "RequestHandler")
+
+
+def type_counts(top: int = 30) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """Live gc-tracked objects by type (after a full collection): the top
+    `top` types, and the counts of per-connection types worth watching."""
+    import gc
+    from collections import Counter
+
+    gc.collect()
+    counts: Counter[str] = Counter()
+    for obj in gc.get_objects():
+        kind = type(obj)
+        counts[f"{kind.__module__}.{kind.__qualname__}"] += 1
+    watched = {name: n for name, n in counts.items() if name.rsplit(".", 1)[-1] in WATCHED_TYPES}
+    return counts.most_common(top), watched
+
+
+def log_type_counts() -> None:
+    """SIGUSR2 (only with PLENARY_TRACEMALLOC): log what is alive, by type."""
+    most, watched = type_counts()
+    traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else 0.0
+    log.warning("live objects (traced %.1f MB): top %s; watched %s", traced, most, sorted(watched.items()))
+
+
 def start_if_enabled(hub: "Hub") -> SnapshotWriter | None:
     frames = frames_wanted()
     if not frames:
@@ -61,7 +89,9 @@ def start_if_enabled(hub: "Hub") -> SnapshotWriter | None:
         tracemalloc.start(frames)
     writer = SnapshotWriter(hub.settings.data_dir / "tracemalloc")
     try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, writer.write)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, writer.write)
+        loop.add_signal_handler(signal.SIGUSR2, log_type_counts)
     except (NotImplementedError, RuntimeError):
         pass
     every = float(os.environ.get("PLENARY_TRACEMALLOC_EVERY_S", "60"))
