@@ -126,6 +126,22 @@ class MeetingNamespace(socketio.AsyncNamespace):
                 log.exception("join %s failed", sid)
                 raise socketio.exceptions.ConnectionRefusedError("the hub could not admit this connection") from None
             raise
+        if not self._still_connected(sid):
+            # Engine.IO reported the connection closed while we admitted it,
+            # from another task (GuardedWebSocket.close for a silent peer, a
+            # ping timeout), so nothing cancelled this join: python-socketio
+            # skipped the disconnect handler (the sid was still pending) and
+            # marks the sid connected once we return, so its caller, rooms,
+            # gauge and presence row would stay all day (bench/soak.py:
+            # ~2 per storm of 150). Undo it here; nothing awaits between
+            # this check and python-socketio's bookkeeping.
+            await asyncio.shield(self._abandon_join(sid))
+            raise socketio.exceptions.ConnectionRefusedError("the connection closed while joining")
+
+    def _still_connected(self, sid: str) -> bool:
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        socket = self.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return socket is not None and not socket.closing and not socket.closed
 
     async def _abandon_join(self, sid: str) -> None:
         if self._callers.pop(sid, None) is not None:

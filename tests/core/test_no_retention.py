@@ -180,3 +180,52 @@ async def test_a_client_gone_while_its_join_is_checked_leaves_nothing(sqlite_hub
         raise AssertionError("a client gone while joining stays online") from None
     roster = (await chair_client.call("state:sync"))["roster"]
     assert [p["name"] for p in roster if p["online"]] == ["主任"], roster
+
+
+async def test_a_connection_closed_while_its_join_runs_leaves_nothing(sqlite_hub, clients):
+    """The join has started (python-socketio holds the sid as pending) when
+    Engine.IO reports the connection closed from another task (what
+    GuardedWebSocket.close does for a peer gone silent, and a ping timeout):
+    python-socketio skips the disconnect handler for a pending sid and
+    marks it connected once the join returns, so the hub must see for
+    itself that the connection went.  bench/soak.py storms left ~2 callers,
+    their rooms and presence rows per 150 joins this way."""
+    mid = await sqlite_hub.meeting()
+    chair = await sqlite_hub.participant(mid, "主任", "chair")
+    member = await sqlite_hub.participant(mid, "委员", "member")
+    hub = sqlite_hub.hub
+    chair_client = await sqlite_hub.connect(chair["token"])
+    clients.append(chair_client)
+    await wait_until(lambda: len(hub.namespace._callers) == 1)
+    baseline = _tables(hub)
+    rows_before = await _online_rows(hub)
+
+    def joining() -> list[str]:
+        return list(hub.sio.manager.pending_connect.get(NS, []))
+
+    for _ in range(3):
+        async with aiohttp.ClientSession() as http:
+            quick = aiohttp.ClientWSTimeout(ws_close=0.2)
+            async with http.ws_connect(f"{sqlite_hub.url}/socket.io/?EIO=4&transport=websocket", timeout=quick) as ws:
+                await ws.receive()
+                async with hub.db.transaction() as tx:
+                    # Take the write lock: the join's presence row waits for it.
+                    await tx.execute(update(Meeting).where(Meeting.id == mid).values(title=Meeting.title))
+                    await ws.send_str(f"40{NS}," + json.dumps({"token": member["token"]}))
+                    await wait_until(lambda: len(joining()) == 1)  # the hub is inside the join now
+                    eio_sid = hub.sio.manager.eio_sid_from_sid(joining()[0], NS)
+                    await hub.sio.eio.sockets[eio_sid].close(wait=False, abort=True)
+                    assert len(hub.sio.environ) == baseline["environ"]
+                # SQLite's busy handler backs off: the join may take a while to go on.
+                await wait_until(lambda: not joining(), 20)
+
+    after = await _settled(hub, baseline, timeout=10)
+    assert after == baseline, f"a join whose connection closed mid-join left state behind: {baseline} → {after}"
+
+    async def rows_back() -> bool:
+        return await _online_rows(hub) == rows_before
+
+    try:
+        await wait_until(rows_back, 10)
+    except TimeoutError:
+        raise AssertionError("a connection closed mid-join stays online") from None
