@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 import signaling.handlers
 from sessions import directory, presence
-from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized
+from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error
 from sessions.roles import Role
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
@@ -63,14 +63,6 @@ def discover_events() -> list[Events]:
         if isinstance(getattr(module, "events", None), Events):
             found.append(module.events)
     return found
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "payload"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
 
 
 class _Bucket:

@@ -16,6 +16,7 @@ from sessions.events import LoggedEvent
 from sessions.identity import TokenService
 from sessions.models import Connection, Participant
 from sessions.roles import Role
+from web import memtrace
 from web.config import Settings
 from web.metrics import Metrics
 
@@ -136,8 +137,6 @@ class Hub:
         async with self.db.transaction() as tx:
             await presence.register_node(tx, self.node_id)
         self.every(presence.HEARTBEAT_INTERVAL.total_seconds(), self._heartbeat, "presence-heartbeat")
-        from web import memtrace
-
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
         memtrace.start_trimming(self)
 
