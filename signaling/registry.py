@@ -22,7 +22,7 @@ from sessions.roles import Role
 from sessions.text import EdgeModel
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
 

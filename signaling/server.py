@@ -15,11 +15,12 @@ import signaling.handlers
 from sessions import directory, presence
 from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error
 from sessions.roles import Role
+from signaling.handlers.presence import request_roster
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,6 @@ class MeetingNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, f"m:{caller.meeting_id}")
         await self.enter_room(sid, f"p:{caller.participant_id}")
         self.hub.metrics.connected_clients.inc()
-        from signaling.handlers.presence import request_roster
-
         # Goes out after connect returns, so the newcomer is in the room.
         request_roster(self.hub, caller.meeting_id)
 
@@ -200,8 +199,6 @@ class MeetingNamespace(socketio.AsyncNamespace):
                     await hook(self.hub, caller)
                 except Exception:
                     log.exception("leave hook failed for %s", caller.participant_id)
-        from signaling.handlers.presence import request_roster
-
         request_roster(self.hub, caller.meeting_id)
 
     def refuse_undecodable(self, sid: str, error: WireError) -> dict:

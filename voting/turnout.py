@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from sessions import events as event_log
+from sessions.host import Host
 from sessions.models import Meeting
 from voting import service
 
-if TYPE_CHECKING:
-    from web.hub import Hub
 
 INTERVAL = 0.5  # two updates a second keep the bar live; each costs a send per client
 
 
 class TurnoutPump:
-    def __init__(self, hub: "Hub") -> None:
+    def __init__(self, hub: Host) -> None:
         self.hub = hub
         self.pending: dict[str, str] = {}  # vote_id -> meeting_id
         self.task: asyncio.Task | None = None
@@ -45,17 +43,17 @@ class TurnoutPump:
             await asyncio.sleep(INTERVAL)
 
 
-_pumps: "weakref.WeakKeyDictionary[Hub, TurnoutPump]" = weakref.WeakKeyDictionary()
+_pumps: "weakref.WeakKeyDictionary[Host, TurnoutPump]" = weakref.WeakKeyDictionary()
 
 
-def pump_of(hub: "Hub") -> TurnoutPump:
+def pump_of(hub: Host) -> TurnoutPump:
     pump = _pumps.get(hub)
     if pump is None:
         pump = _pumps[hub] = TurnoutPump(hub)
     return pump
 
 
-async def broadcast_turnout(hub: "Hub", meeting_id: str, vote_id: str) -> None:
+async def broadcast_turnout(hub: Host, meeting_id: str, vote_id: str) -> None:
     async with hub.db.transaction() as tx:
         # Lock the meeting row first (it is what append locks too), so that
         # the count read below includes every ballot an earlier seq counted.

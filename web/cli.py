@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web.config import Settings
+from signaling.config import Settings
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING
 
 from sessions.documents import service
 from sessions.documents.render import PageRenderer
 from sessions.documents.render_pool import RenderLimits
 from sessions.documents.storage import DocumentStore
-
-if TYPE_CHECKING:
-    from web.hub import Hub
-
-_renderers: "weakref.WeakKeyDictionary[Hub, PageRenderer]" = weakref.WeakKeyDictionary()
+from sessions.host import Host
 
 
-def start(hub: "Hub") -> PageRenderer:
+_renderers: "weakref.WeakKeyDictionary[Host, PageRenderer]" = weakref.WeakKeyDictionary()
+
+
+def start(hub: Host) -> PageRenderer:
     async def fetch_pdf(sha256: str) -> bytes | None:
         async with hub.db.read() as session:
             return await service.file_bytes(session, sha256)
@@ -47,7 +45,7 @@ def start(hub: "Hub") -> PageRenderer:
     return renderer
 
 
-def renderer_of(hub: "Hub") -> PageRenderer:
+def renderer_of(hub: Host) -> PageRenderer:
     renderer = _renderers.get(hub)
     if renderer is None:
         raise RuntimeError("the documents feature has not started on this hub")

@@ -32,10 +32,10 @@ from sessions.events import LoggedEvent
 from sessions.roles import Role
 from sessions.text import Id, Int
 from signaling.registry import Caller, Events, Payload
-from web.hub import NAMESPACE, participant_room
+from signaling.hub import NAMESPACE, participant_room
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 events = Events()
 

@@ -52,7 +52,7 @@ from sessions.text import Bool, Id, Int, Line, Number
 from signaling.registry import Caller, Events, Payload
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 events = Events()
 

@@ -22,7 +22,7 @@ from sessions.roles import Role
 from signaling.registry import Caller, Events, Payload
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 events = Events()
 

@@ -7,7 +7,7 @@ from sessions import directory, events as event_log, presence
 from signaling.registry import Caller, Events
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 events = Events()
 

@@ -51,7 +51,7 @@ from voting import rules, service
 from voting.turnout import pump_of
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 events = Events()
 

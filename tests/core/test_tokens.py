@@ -100,7 +100,7 @@ async def test_admin_token_command_prints_a_verifiable_token(tmp_path):
 
 
 async def test_secret_is_generated_once_into_the_data_dir(tmp_path):
-    from web.config import Settings
+    from signaling.config import Settings
 
     first = Settings(data_dir=tmp_path).signing_secret()
     assert len(first) >= 32

@@ -5,7 +5,7 @@ hub traces allocations from start-up and writes `tracemalloc-<n>.snap` into
 `<data dir>/tracemalloc/` every PLENARY_TRACEMALLOC_EVERY_S seconds (default
 60; 0 = never by timer) and whenever it gets SIGUSR1. Diff two snapshots with
 
-    .venv/bin/python -m web.memtrace OLD.snap NEW.snap [--top 25]
+    .venv/bin/python -m signaling.memtrace OLD.snap NEW.snap [--top 25]
 
 Tracing costs CPU and memory (several times the hub's own allocations in
 bookkeeping), so this is for a soak, never for production.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from web.hub import Hub
+    from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,11 @@ from sessions.events import LoggedEvent
 from sessions.identity import TokenService
 from sessions.models import Connection, Participant
 from sessions.roles import Role
-from web import memtrace
-from web.config import Settings
-from web.metrics import Metrics
+from signaling import memtrace
+from signaling.handlers.presence import request_roster
+from signaling.registry import Caller
+from signaling.config import Settings
+from signaling.metrics import Metrics
 
 if TYPE_CHECKING:
     from media.service import MediaService
@@ -149,15 +151,11 @@ class Hub:
         if not lost:
             return
         # A node died: its clients went offline, and nobody ran their leave hooks.
-        from signaling.handlers.presence import request_roster
-
         await self._run_lost_hooks(lost)
         for meeting_id in {c.meeting_id for c in lost}:
             request_roster(self, meeting_id)
 
     async def _run_lost_hooks(self, lost: list[Connection]) -> None:
-        from signaling.registry import Caller  # signaling imports web
-
         async with self.db.read() as session:
             people = {p.id: p for p in await session.scalars(
                 select(Participant).where(Participant.id.in_({c.participant_id for c in lost}))
