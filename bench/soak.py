@@ -56,8 +56,9 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 import socketio  # noqa: E402
 
+from bench.vote import create_database, drop_database  # noqa: E402
+
 NS = "/meeting"
-PG_ADMIN_DSN = os.environ.get("PLENARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "soak-secret-" + uuid.uuid4().hex
 
 
@@ -414,29 +415,6 @@ async def storm(world: World, size: int) -> tuple[int, int]:
 # -- the run ---------------------------------------------------------------------
 
 
-async def create_pg() -> tuple[str, str]:
-    import asyncpg
-
-    name = f"plenary_soak_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return name, f"{base}/{name}"
-
-
-async def drop_pg(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def print_table(samples: list[Sample]) -> None:
     first = samples[0]
     print(f"\n{'t (s)':>7}{'RSS MB':>9}{'ΔRSS':>8}{'fds':>6}{'threads':>8}{'tasks':>7}{'clients':>8}  note")
@@ -455,7 +433,7 @@ async def run(args) -> int:
     pg_name = None
     db_url = None
     if args.db == "pg":
-        pg_name, db_url = await create_pg()
+        pg_name, db_url = await create_database()
     elif args.db:
         db_url = args.db
     env = {"PLENARY_TRACEMALLOC": str(args.tracemalloc)} if args.tracemalloc else {}
@@ -533,7 +511,7 @@ async def run(args) -> int:
                 media_proc.kill()
         await server.stop()
         if pg_name:
-            await drop_pg(pg_name)
+            await drop_database(pg_name)
         if args.keep:
             print(f"kept {workdir}")
         else:
