@@ -17,10 +17,10 @@ from sessions.identity import TokenService
 from sessions.models import Connection, Participant
 from sessions.roles import Role
 from signaling import memtrace
-from signaling.handlers.presence import request_roster
-from signaling.registry import Caller
 from signaling.config import Settings
+from signaling.handlers.presence import request_roster
 from signaling.metrics import Metrics
+from signaling.registry import Caller
 
 if TYPE_CHECKING:
     from media.service import MediaService

@@ -19,8 +19,8 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from sessions.identity import TokenService
-from web.app import create_app
 from signaling.config import Settings
+from web.app import create_app
 from tests.helpers import EventClient
 
 PG_ADMIN_DSN = os.environ.get("PLENARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

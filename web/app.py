@@ -9,12 +9,12 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from signaling.config import Settings
+from signaling.hub import Hub
 from signaling.server import MeetingNamespace, create_sio, discover_events
 from web import api as api_modules
 from web.auth import HUB_KEY
-from signaling.config import Settings
 from web.errors import error_middleware, input_guard_middleware
-from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
 
