@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import rtcp
-from .fastpath import EMPTY, Table
+from .fastpath import EMPTY, Out, Table
 from .rtp_parse import (
     HEADER,
     h264_is_keyframe_start,
@@ -23,9 +23,6 @@ from .rtp_parse import (
     unwrap_rtx,
     vp8_is_keyframe_start,
 )
-
-if TYPE_CHECKING:
-    from .consumer import Consumer
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +35,21 @@ NACK_RETRIES = 3
 Tap = Callable[["Producer", bytes], None]
 # (seq, ts, buf, header length, payload length, marker bit)
 CacheEntry = tuple[int, int, bytearray, int, int, int]
+
+
+class Sink(Protocol):
+    """What a producer forwards to: a media.consumer.Consumer, seen only
+    through this so that the producer does not depend on the consumer
+    (the consumer reads the producer's cache and clock; nothing goes back)."""
+
+    steady: bool
+
+    @property
+    def fanout_entry(self) -> Out: ...
+
+    def forward(
+        self, buf: bytearray, marker: int, seq: int, ts: int, plen: int, keyframe: bool, now_ms: int
+    ) -> None: ...
 
 
 class Producer:
@@ -79,10 +91,10 @@ class Producer:
         self._keyframe_fn: Callable[[bytes | bytearray, int], bool] | None = (
             vp8_is_keyframe_start if name == "video/vp8" else h264_is_keyframe_start if name == "video/h264" else None
         )
-        self._consumers: list[Consumer] = []
+        self._consumers: list[Sink] = []
         # Steady consumers get each packet from C; the rest go through Python.
         self._table: Table = EMPTY
-        self._unsteady: list[Consumer] = []
+        self._unsteady: list[Sink] = []
         self._taps: list[Tap] = []
         # Consumers holding video until a keyframe (see hold_for_keyframe).
         self.waiting_keyframe = 0
@@ -130,16 +142,16 @@ class Producer:
 
     # -- consumers and taps ----------------------------------------------
     @property
-    def consumers(self) -> list[Consumer]:
+    def consumers(self) -> list[Sink]:
         return list(self._consumers)
 
-    def attach_consumer(self, consumer: Consumer) -> None:
+    def attach_consumer(self, consumer: Sink) -> None:
         """Hand `consumer` this producer's packets.  The Router's job
         (Router.add_consumer / switch_consumer); nothing else links them."""
         self._consumers.append(consumer)
         self.regroup()
 
-    def detach_consumer(self, consumer: Consumer) -> None:
+    def detach_consumer(self, consumer: Sink) -> None:
         """Stop handing `consumer` packets, from C or Python (the Router's job)."""
         try:
             self._consumers.remove(consumer)
