@@ -49,22 +49,22 @@ class Database:
         async with self.sessions() as session:
             yield session
 
-    async def migrate(self) -> None:
+    async def migrate(self, revision: str = "head") -> None:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 # Several processes may start at once on one database.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def _upgrade(sync_conn) -> None:
+def _upgrade(sync_conn, revision: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = sync_conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
 def _make_sqlite_serializable(engine: AsyncEngine) -> None:

@@ -12,17 +12,17 @@ from typing import Protocol
 
 from sessions.inquiry.state import EMPTY, InquiryState, Stage, Timer, Topic
 
-TOPIC_OPENED = "inquiry.topic_opened"
-REPORT_STARTED = "inquiry.report_started"
-GRANTED = "inquiry.granted"
-ANSWER_STARTED = "inquiry.answer_started"
-FOLLOW_UP = "inquiry.follow_up"
-TURN_ENDED = "inquiry.turn_ended"
-TOPIC_CLOSED = "inquiry.topic_closed"
-HAND_RAISED = "inquiry.hand_raised"
-HAND_LOWERED = "inquiry.hand_lowered"
-OVERTIME = "inquiry.overtime"
-FLOOR_CONTROL = "inquiry.floor_control"
+TOPIC_OPENED = "inquiry:topic_opened"
+REPORT_STARTED = "inquiry:report_started"
+GRANTED = "inquiry:granted"
+ANSWER_STARTED = "inquiry:answer_started"
+FOLLOW_UP = "inquiry:follow_up"
+TURN_ENDED = "inquiry:turn_ended"
+TOPIC_CLOSED = "inquiry:topic_closed"
+HAND_RAISED = "inquiry:hand_raised"
+HAND_LOWERED = "inquiry:hand_lowered"
+OVERTIME = "inquiry:overtime"
+FLOOR_CONTROL = "inquiry:floor_control"
 
 TYPES: tuple[str, ...] = (
     TOPIC_OPENED, REPORT_STARTED, GRANTED, ANSWER_STARTED, FOLLOW_UP, TURN_ENDED,

@@ -84,9 +84,9 @@ def test_overtime_counts_only_for_its_own_timer():
     log = Log()
     log.do(m.OpenTopic("t", ("r1",)))
     s = log.do(m.Grant("m1"))
-    stale = Ev(99, "inquiry.overtime", {"started_at": s.timer.started_at - 1})
+    stale = Ev(99, "inquiry:overtime", {"started_at": s.timer.started_at - 1})
     assert not fold([stale], s).overtime
-    due = Ev(100, "inquiry.overtime", {"started_at": s.timer.started_at})
+    due = Ev(100, "inquiry:overtime", {"started_at": s.timer.started_at})
     assert fold([due], s).overtime
 
 
