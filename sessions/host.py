@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,4 +31,13 @@ class Host(Protocol):
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task: ...
 
-    async def broadcast(self, logged: LoggedEvent, event: str, data: dict | None = None) -> None: ...
+    def every(self, interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> asyncio.Task: ...
+
+    async def publish(
+        self,
+        logged: LoggedEvent,
+        body: dict | None = None,
+        *,
+        event: str | None = None,
+        audience: Collection[str] | None = None,
+    ) -> None: ...

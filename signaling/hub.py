@@ -1,31 +1,40 @@
-"""The Hub: what one `plenary serve` process holds, and who owns its tasks."""
+"""The Hub: what one `plenary serve` process holds, and who owns its tasks.
+
+It owns each feature's runtime (media, inquiry, voting turnout, documents):
+made here, started by `start()`, closed by `close()`, reached through a
+typed attribute. Below the signalling layer they see the hub only through
+`sessions.host.Host`, so nothing there imports upward.
+
+Meeting events follow one convention: a domain service appends them to the
+log in the transaction that makes the change and returns them; after the
+commit, `publish` sends each to the meeting with its `seq`, under the name
+it has in the log.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
 
 import socketio
 from sqlalchemy import select
 
+from media.service import MediaService
 from sessions import events, presence
 from sessions.db import Database
+from sessions.documents.runtime import DocumentsRuntime
 from sessions.events import LoggedEvent
 from sessions.identity import TokenService
+from sessions.inquiry.runtime import InquiryRuntime
 from sessions.models import Connection, Participant
 from sessions.roles import Role
 from signaling import memtrace
 from signaling.config import Settings
-from signaling.handlers.presence import request_roster
 from signaling.metrics import Metrics
-from signaling.registry import Caller
-
-if TYPE_CHECKING:
-    from media.service import MediaService
-    from signaling.registry import Events
-    from signaling.server import MeetingNamespace
+from signaling.registry import Caller, Events
+from voting.turnout import TurnoutPump
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +57,60 @@ class Hub:
         self.tokens = TokenService(settings.signing_secret())
         self.sio = sio
         self.metrics = Metrics()
-        self.media: MediaService | None = None
         self.features: list[Events] = []
-        self.namespace: MeetingNamespace | None = None
         self._tasks: set[asyncio.Task] = set()
         self._debounced: set[str] = set()
+        # The feature runtimes. None of them starts a task or a process
+        # before start(): a hub that is made and dropped leaves nothing.
+        self.media = MediaService(
+            ice_servers=settings.ice_servers,
+            allow_loopback=settings.media_loopback,
+            on_tracks_changed=self._tracks_changed,
+            on_active_speaker=self._active_speaker,
+            on_offer=self.send_offer,
+        )
+        self.inquiry = InquiryRuntime(self, self.media.set_audio_allowlist)
+        self.turnout = TurnoutPump(self)
+        self.documents = DocumentsRuntime(self)
 
     # -- events ---------------------------------------------------------------
 
+    async def publish(
+        self,
+        logged: LoggedEvent,
+        body: dict | None = None,
+        *,
+        event: str | None = None,
+        audience: Collection[str] | None = None,
+    ) -> None:
+        """Send one committed meeting event to its meeting, with its seq.
+
+        It goes out under its name in the log, unless `event` names the
+        feature's broadcast (the inquiry sends its whole folded state as
+        `inquiry:state` for each of its changes). `body` replaces the logged
+        payload when the wire carries more or less than the log keeps (the
+        roster's names, a paper's share list); `audience` narrows it to those
+        participants (a paper shared with some: the others see a gap in seq).
+        """
+        name = event or logged.type
+        self.metrics.meeting_events.labels(logged.type).inc()
+        data = dict(logged.payload if body is None else body)
+        data["seq"] = logged.seq
+        if audience is None:
+            await self.sio.emit(name, data, room=meeting_room(logged.meeting_id), namespace=NAMESPACE)
+        elif audience:
+            await self.sio.emit(name, data, room=[participant_room(p) for p in audience], namespace=NAMESPACE)
+
     async def record(
-        self, meeting_id: str, type: str, payload: dict, *, broadcast: str | None = None, actor_id: str | None = None
+        self, meeting_id: str, type: str, payload: dict, *, publish: bool = True, actor_id: str | None = None
     ) -> LoggedEvent:
-        """Append one event in its own transaction, then broadcast it."""
+        """Append one event that no domain change goes with (the SFU's track
+        list lives in memory), in its own transaction, then publish it."""
         async with self.db.transaction() as tx:
             logged = await events.append(tx, meeting_id, type, payload, actor_id=actor_id)
-        if broadcast:
-            await self.broadcast(logged, broadcast)
+        if publish:
+            await self.publish(logged)
         return logged
-
-    async def broadcast(self, logged: LoggedEvent, event: str, data: dict | None = None) -> None:
-        """Send a logged event to the meeting's room with its seq (after commit)."""
-        self.metrics.meeting_events.labels(logged.type).inc()
-        body = dict(logged.payload if data is None else data)
-        body["seq"] = logged.seq
-        await self.sio.emit(event, body, room=meeting_room(logged.meeting_id), namespace=NAMESPACE)
 
     async def emit_to(self, participant_id: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=participant_room(participant_id), namespace=NAMESPACE)
@@ -79,6 +118,23 @@ class Hub:
     async def emit_unsequenced(self, meeting_id: str, event: str, data: Any) -> None:
         """For volatile signals that are not meeting events (e.g. active speaker)."""
         await self.sio.emit(event, data, room=meeting_room(meeting_id), namespace=NAMESPACE)
+
+    # -- what the SFU tells the meeting ----------------------------------------
+
+    async def _tracks_changed(self, meeting_id: str) -> None:
+        tracks = [t.to_dict() for t in self.media.tracks(meeting_id)]
+        await self.record(meeting_id, "media:tracks", {"tracks": tracks})
+
+    async def _active_speaker(self, meeting_id: str, participant_id: str | None) -> None:
+        # Volatile and frequent: not a meeting event, so no seq.
+        await self.emit_unsequenced(meeting_id, "media:active-speaker", {"participant_id": participant_id})
+
+    async def send_offer(self, meeting_id: str, participant_id: str, connection_id: str, sdp: str) -> None:
+        # To the connection whose peer made the offer, never the participant's
+        # room: another connection of the same participant (a reload) would
+        # take an offer meant for a peer connection it does not have.
+        consumers = self.media.consumers(meeting_id, participant_id, connection=connection_id)
+        await self.sio.emit("media:offer", {"sdp": sdp, "consumers": consumers}, to=connection_id, namespace=NAMESPACE)
 
     # -- tasks ----------------------------------------------------------------
 
@@ -141,6 +197,10 @@ class Hub:
         self.every(presence.HEARTBEAT_INTERVAL.total_seconds(), self._heartbeat, "presence-heartbeat")
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
         memtrace.start_trimming(self)
+        self.inquiry.start()
+        for feature in self.features:
+            for starter in feature.starters:
+                await starter(self)
 
     async def _heartbeat(self) -> None:
         async with self.db.transaction() as tx:
@@ -148,12 +208,9 @@ class Hub:
             lost = await presence.reap_dead_nodes(tx)
             live = await presence.live_meeting_ids(tx)
         self.metrics.live_meetings.set(len(live))
-        if not lost:
-            return
-        # A node died: its clients went offline, and nobody ran their leave hooks.
-        await self._run_lost_hooks(lost)
-        for meeting_id in {c.meeting_id for c in lost}:
-            request_roster(self, meeting_id)
+        if lost:
+            # A node died: its clients went offline, and nobody ran their leave hooks.
+            await self._run_lost_hooks(lost)
 
     async def _run_lost_hooks(self, lost: list[Connection]) -> None:
         async with self.db.read() as session:
@@ -177,8 +234,8 @@ class Hub:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.media is not None:
-            await self.media.close()
+        await self.media.close()
+        await self.documents.close()
         try:
             async with self.db.transaction() as tx:
                 await presence.forget_node(tx, self.node_id)

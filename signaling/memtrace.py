@@ -21,10 +21,8 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from signaling.hub import Hub
+from sessions.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +80,7 @@ def log_type_counts() -> None:
     log.warning("live objects (traced %.1f MB): top %s; watched %s", traced, most, sorted(watched.items()))
 
 
-def start_if_enabled(hub: "Hub") -> SnapshotWriter | None:
+def start_if_enabled(hub: Host) -> SnapshotWriter | None:
     frames = frames_wanted()
     if not frames:
         return None
@@ -123,7 +121,7 @@ def _malloc_trim():
     return trim
 
 
-def start_trimming(hub: "Hub") -> bool:
+def start_trimming(hub: Host) -> bool:
     """Once a minute: collect cyclic garbage, then hand free heap pages back.
 
     web/cli.py freezes start-up objects and raises the collector's

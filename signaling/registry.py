@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,9 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessions.errors import Forbidden, format_validation_error, from_database_error
 from sessions.roles import Role
 from sessions.text import EdgeModel
-
-if TYPE_CHECKING:
-    from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +51,12 @@ class Caller:
             raise Forbidden(f"a {self.role.value} may not do {what}")
 
 
-Handler = Callable[["Hub", Caller, Any], Awaitable[dict | None]]
-StateSection = Callable[["Hub", Caller, AsyncSession], Awaitable[Any]]
-Starter = Callable[["Hub"], Awaitable[None]]
+# The first argument is the hub (signaling.hub.Hub). It is `Any` here
+# because the hub holds the features' Events: naming it would be a cycle.
+Handler = Callable[[Any, Caller, Any], Awaitable[dict | None]]
+StateSection = Callable[[Any, Caller, AsyncSession], Awaitable[Any]]
+Starter = Callable[[Any], Awaitable[None]]
+Hook = Callable[[Any, Caller], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class Events:
         self.specs: dict[str, EventSpec] = {}
         self.sections: dict[str, StateSection] = {}
         self.starters: list[Starter] = []
-        self.leave_hooks: list[Callable[["Hub", Caller], Awaitable[None]]] = []
-        self.lost_hooks: list[Callable[["Hub", Caller], Awaitable[None]]] = []
+        self.leave_hooks: list[Hook] = []
+        self.lost_hooks: list[Hook] = []
 
     def on(self, name: str, model: type[BaseModel] = Empty, roles: Iterable[Role] | None = None):
         """Declare a client→server event; `roles` refuses others with `forbidden`."""
@@ -98,12 +98,12 @@ class Events:
         self.starters.append(fn)
         return fn
 
-    def on_leave(self, fn: Callable[["Hub", Caller], Awaitable[None]]):
+    def on_leave(self, fn: Hook):
         """Run when a client disconnects (release media, lower hands...)."""
         self.leave_hooks.append(fn)
         return fn
 
-    def on_lost(self, fn: Callable[["Hub", Caller], Awaitable[None]]):
+    def on_lost(self, fn: Hook):
         """Run for each connection of a process that died, on the process that
         found it dead (its heartbeat stopped), with that connection's row
         already gone.  Only for hub-wide state kept in the database (a raised
@@ -117,7 +117,7 @@ def _refusing_bad_data(fn: Handler) -> Handler:
     `internal` ack (a safety net behind the payload models)."""
 
     @wraps(fn)
-    async def handler(hub: "Hub", caller: Caller, payload: Any) -> dict | None:
+    async def handler(hub: Any, caller: Caller, payload: Any) -> dict | None:
         try:
             return await fn(hub, caller, payload)
         except SQLAlchemyError as exc:

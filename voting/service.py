@@ -23,10 +23,11 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, text, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from sessions import presence
+from sessions import events as event_log, presence
 from sessions.db import Database
 from sessions.errors import Closed, Forbidden, Invalid, NotFound
-from sessions.models import Participant, new_id, utcnow
+from sessions.events import LoggedEvent
+from sessions.models import Meeting, Participant, new_id, utcnow
 from voting import audit, rules, secrecy
 from voting.models import Vote, VoteBallot, VoteParticipation
 
@@ -50,9 +51,16 @@ class CastOutcome:
 
 
 @dataclass(frozen=True)
+class Opened:
+    votes: list[Vote]
+    events: list[LoggedEvent]  # one `vote:opened` per vote, to publish after commit
+
+
+@dataclass(frozen=True)
 class CloseOutcome:
     vote: Vote
     won: bool  # this call closed it (False: it was closed already)
+    event: LoggedEvent | None = None  # the `vote:result` the winner logged
 
 
 def iso(value: datetime | None) -> str | None:
@@ -85,8 +93,9 @@ async def open_votes(
     settings: VoteSettings,
     *,
     batch_id: str | None = None,
-) -> list[Vote]:
-    """Open one vote per (subject, respondent_id); the present roster is snapshotted now."""
+) -> Opened:
+    """Open one vote per (subject, respondent_id) and log a `vote:opened`
+    for each; the present roster is snapshotted now."""
     now = utcnow()
     entitled = set(await entitled_ids(session, meeting_id, settings.eligible_roles))
     present = sorted(entitled & await presence.online_ids(session, meeting_id))
@@ -113,7 +122,11 @@ async def open_votes(
         session.add(vote)
         votes.append(vote)
     await session.flush()
-    return votes
+    logged = [
+        await event_log.append(session, meeting_id, "vote:opened", opened_view(vote), actor_id=opened_by)
+        for vote in votes
+    ]
+    return Opened(votes, logged)
 
 
 async def respondent_subjects(
@@ -257,7 +270,8 @@ async def cast_ballot(db: Database, server_secret: bytes, **ballot) -> CastOutco
 
 
 async def close(session: AsyncSession, vote_id: str, meeting_id: str | None, closed_by: str | None) -> CloseOutcome:
-    """Close the vote and freeze everything, or return the frozen vote if closed."""
+    """Close the vote, freeze everything and log its `vote:result`, or return
+    the frozen vote if it was closed already (then nothing is logged)."""
     vote = await _vote_of(session, vote_id, meeting_id, lock="update")
     if vote.status != OPEN:
         return CloseOutcome(vote, won=False)
@@ -321,7 +335,22 @@ async def close(session: AsyncSession, vote_id: str, meeting_id: str | None, clo
     if won.rowcount != 1:
         raise RuntimeError(f"vote {vote_id} changed under its lock")
     await session.flush()
-    return CloseOutcome(await _vote_of(session, vote_id, None, lock=None), won=True)
+    closed = await _vote_of(session, vote_id, None, lock=None)
+    logged = await event_log.append(session, closed.meeting_id, "vote:result", result_view(closed), actor_id=closed_by)
+    return CloseOutcome(closed, won=True, event=logged)
+
+
+async def record_turnout(session: AsyncSession, meeting_id: str, vote_id: str) -> LoggedEvent | None:
+    """Log the open vote's `vote:turnout` (None once it is closed: the result says it all)."""
+    # Lock the meeting row first (it is what append locks too), so that
+    # the count read below includes every ballot an earlier seq counted.
+    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
+    vote = await get_vote(session, vote_id)
+    if vote.status != OPEN:
+        return None
+    cast, eligible = await turnout(session, vote)
+    return await event_log.append(session, meeting_id, "vote:turnout",
+                                  {"vote_id": vote_id, "cast": cast, "eligible": eligible})
 
 
 async def vacuum_ballots(db: Database) -> None:

@@ -10,13 +10,8 @@ broadcast, never a ballot: the next cast or `state:sync` shows the truth.
 from __future__ import annotations
 
 import asyncio
-import weakref
 
-from sqlalchemy import select
-
-from sessions import events as event_log
 from sessions.host import Host
-from sessions.models import Meeting
 from voting import service
 
 
@@ -24,6 +19,8 @@ INTERVAL = 0.5  # two updates a second keep the bar live; each costs a send per 
 
 
 class TurnoutPump:
+    """The hub's one pump: its task is the hub's, cancelled at close."""
+
     def __init__(self, hub: Host) -> None:
         self.hub = hub
         self.pending: dict[str, str] = {}  # vote_id -> meeting_id
@@ -43,26 +40,8 @@ class TurnoutPump:
             await asyncio.sleep(INTERVAL)
 
 
-_pumps: "weakref.WeakKeyDictionary[Host, TurnoutPump]" = weakref.WeakKeyDictionary()
-
-
-def pump_of(hub: Host) -> TurnoutPump:
-    pump = _pumps.get(hub)
-    if pump is None:
-        pump = _pumps[hub] = TurnoutPump(hub)
-    return pump
-
-
 async def broadcast_turnout(hub: Host, meeting_id: str, vote_id: str) -> None:
     async with hub.db.transaction() as tx:
-        # Lock the meeting row first (it is what append locks too), so that
-        # the count read below includes every ballot an earlier seq counted.
-        await tx.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
-        vote = await service.get_vote(tx, vote_id)
-        if vote.status != service.OPEN:
-            return  # the result says it all now
-        cast, eligible = await service.turnout(tx, vote)
-        logged = await event_log.append(
-            tx, meeting_id, "vote:turnout", {"vote_id": vote_id, "cast": cast, "eligible": eligible}
-        )
-    await hub.broadcast(logged, "vote:turnout")
+        logged = await service.record_turnout(tx, meeting_id, vote_id)
+    if logged is not None:
+        await hub.publish(logged)

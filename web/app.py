@@ -69,9 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     sio = create_sio(settings.redis_url, settings.ping_interval_s, settings.ping_timeout_s)
     hub = Hub(settings, sio)
     hub.features = discover_events()
-    namespace = MeetingNamespace(hub, hub.features)
-    hub.namespace = namespace
-    sio.register_namespace(namespace)
+    sio.register_namespace(MeetingNamespace(hub, hub.features))
     sio.attach(app)
     app[HUB_KEY] = hub
 
@@ -94,20 +92,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _start(app: web.Application) -> None:
-    hub: Hub = app[HUB_KEY]
-    await hub.start()
-    hub.media = _make_media(hub)
-    for feature in hub.features:
-        for starter in feature.starters:
-            await starter(hub)
-
-
-def _make_media(hub: Hub):
-    try:
-        from signaling.handlers.media import build_media_service
-    except ImportError:
-        return None
-    return build_media_service(hub)
+    await app[HUB_KEY].start()
 
 
 async def _stop(app: web.Application) -> None:

@@ -9,11 +9,12 @@ from sessions import directory
 from sessions.errors import Forbidden, NotFound, Unauthorized
 from sessions.identity import Identity
 from sessions.roles import Role
+from signaling.hub import Hub
 
-HUB_KEY = web.AppKey("hub", object)
+HUB_KEY = web.AppKey("hub", Hub)
 
 
-def hub_of(request: web.Request):
+def hub_of(request: web.Request) -> Hub:
     return request.app[HUB_KEY]
 
 

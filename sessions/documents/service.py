@@ -195,25 +195,31 @@ async def _stage_for_update(session: AsyncSession, meeting_id: str) -> DocumentS
     return stage
 
 
-# A document's meeting and page count never change once it is stored, so each
-# process may remember them: a page turn then costs no read before its writes.
-_FACTS_LIMIT = 4096
-_facts: dict[str, tuple[str, int]] = {}
+class DocumentFacts:
+    """A document's meeting and page count, remembered: they never change
+    once it is stored, so a page turn costs no read before its writes. One
+    per hub (sessions/documents/runtime.py), bounded."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, int]] = {}
+
+    async def of(self, session: AsyncSession, document_id: str) -> tuple[str, int]:
+        facts = self._known.get(document_id)
+        if facts is None:
+            doc = await get_document(session, document_id)
+            facts = (doc.meeting_id, doc.pages)
+            if len(self._known) >= self.LIMIT:
+                self._known.pop(next(iter(self._known)))
+            self._known[document_id] = facts
+        return facts
 
 
-async def _document_facts(session: AsyncSession, document_id: str) -> tuple[str, int]:
-    facts = _facts.get(document_id)
-    if facts is None:
-        doc = await get_document(session, document_id)
-        facts = (doc.meeting_id, doc.pages)
-        if len(_facts) >= _FACTS_LIMIT:
-            _facts.pop(next(iter(_facts)))
-        _facts[document_id] = facts
-    return facts
-
-
-async def present(session: AsyncSession, meeting_id: str, actor: Viewer, document_id: str, page: int) -> LoggedEvent:
-    doc_meeting, pages = await _document_facts(session, document_id)
+async def present(
+    session: AsyncSession, meeting_id: str, actor: Viewer, document_id: str, page: int, facts: DocumentFacts
+) -> LoggedEvent:
+    doc_meeting, pages = await facts.of(session, document_id)
     if doc_meeting != meeting_id:
         raise NotFound("no such document")
     if not 1 <= page <= pages:

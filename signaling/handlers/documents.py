@@ -26,9 +26,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from sessions.documents import runtime, service
-from sessions.documents.models import Document
-from sessions.events import LoggedEvent
+from sessions.documents import service
 from sessions.roles import Role
 from sessions.text import Id, Int
 from signaling.registry import Caller, Events, Payload
@@ -56,35 +54,19 @@ def viewer_of(caller: Caller) -> service.Viewer:
     return service.Viewer(caller.participant_id, caller.role)
 
 
-@events.on_start
-async def start(hub: "Hub") -> None:
-    runtime.start(hub)
-
-
-async def announce_shared(hub: "Hub", doc: Document, logged: LoggedEvent, audience: list[str] | None) -> None:
-    """Send `doc:shared` (after commit) to everyone, or only to `audience`."""
-    data = {"document": service.document_dict(doc)}
-    if audience is None:
-        await hub.broadcast(logged, "doc:shared", data)
-        return
-    if audience:
-        await hub.sio.emit(
-            "doc:shared", {**data, "seq": logged.seq}, room=[participant_room(p) for p in audience], namespace=NAMESPACE
-        )
-
-
 @events.on("doc:presenter", PresenterIn, roles={Role.CHAIR})
 async def hand_presenter(hub: "Hub", caller: Caller, payload: PresenterIn) -> None:
     async with hub.db.transaction() as tx:
         logged = await service.set_presenter(tx, caller.meeting_id, viewer_of(caller), payload.participant_id)
-    await hub.broadcast(logged, "doc:presenter")
+    await hub.publish(logged)
 
 
 @events.on("doc:present", PresentIn)
 async def present(hub: "Hub", caller: Caller, payload: PresentIn) -> None:
     async with hub.db.transaction() as tx:
-        logged = await service.present(tx, caller.meeting_id, viewer_of(caller), payload.document_id, payload.page)
-    await hub.broadcast(logged, "doc:page")
+        logged = await service.present(tx, caller.meeting_id, viewer_of(caller), payload.document_id, payload.page,
+                                       hub.documents.facts)
+    await hub.publish(logged)
 
 
 @events.on("doc:opened", OpenedIn)

@@ -1,6 +1,6 @@
 """Socket.IO edge of the live special inquiry (专题询问).
 
-Contract events (../shared/protocol.md, "Live special inquiry"):
+Contract events (docs/contract.md, "Live special inquiry"):
 `inquiry:hand`, `inquiry:command`, broadcast `inquiry:state`.
 
 Extensions to the contract (for the project's protocol document):
@@ -35,18 +35,13 @@ Extensions to the contract (for the project's protocol document):
 """
 from __future__ import annotations
 
-import time
-import weakref
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import Field, RootModel
 
 from sessions import presence
-from sessions.events import LoggedEvent
 from sessions.inquiry import machine as m
-from sessions.inquiry.service import InquiryService
-from sessions.inquiry.state import InquiryState
-from sessions.inquiry.timers import CHECK_INTERVAL_S, InquiryClock
+from sessions.inquiry.runtime import state_body
 from sessions.roles import OPERATORS, Role
 from sessions.text import Bool, Id, Int, Line, Number
 from signaling.registry import Caller, Events, Payload
@@ -146,50 +141,9 @@ def to_command(payload: CommandUnion) -> m.Command:
     raise AssertionError(payload)
 
 
-# -- per-process parts (one per Hub; the Hub owns their tasks) -----------------
-
-_services: "weakref.WeakKeyDictionary[Hub, InquiryService]" = weakref.WeakKeyDictionary()
-_clocks: "weakref.WeakKeyDictionary[Hub, InquiryClock]" = weakref.WeakKeyDictionary()
-
-
-def service_of(hub: "Hub") -> InquiryService:
-    service = _services.get(hub)
-    if service is None:
-        service = _services[hub] = InquiryService(hub.db)
-    return service
-
-
-def clock_of(hub: "Hub") -> InquiryClock:
-    clock = _clocks.get(hub)
-    if clock is None:
-
-        async def publish(logged: LoggedEvent, state: InquiryState) -> None:
-            await broadcast_state(hub, logged, state)
-
-        def set_allowlist(meeting_id: str, participant_ids: set[str] | None) -> None:
-            if hub.media is not None:
-                hub.media.set_audio_allowlist(meeting_id, participant_ids)
-
-        clock = _clocks[hub] = InquiryClock(service_of(hub), publish, set_allowlist)
-    return clock
-
-
-def state_body(state: InquiryState) -> dict:
-    return state.to_dict(server_time=time.time())
-
-
-async def broadcast_state(hub: "Hub", logged: LoggedEvent, state: InquiryState) -> None:
-    await hub.broadcast(logged, "inquiry:state", state_body(state))
-    # This process's routers at once; the other processes' clocks follow.
-    await clock_of(hub).apply_media(logged.meeting_id, state)
-
-
 async def run(hub: "Hub", meeting_id: str, command: m.Command, actor_id: str) -> dict:
-    logged, state = await service_of(hub).execute(meeting_id, command, actor_id)
-    if logged is None:
-        return {}
-    await broadcast_state(hub, logged, state)
-    return {"seq": logged.seq}
+    logged = await hub.inquiry.run(meeting_id, command, actor_id)
+    return {} if logged is None else {"seq": logged.seq}
 
 
 # -- events ---------------------------------------------------------------------
@@ -207,16 +161,8 @@ async def inquiry_hand(hub: "Hub", caller: Caller, payload: HandIn) -> dict:
 
 @events.state("inquiry")
 async def inquiry_state(hub: "Hub", caller: Caller, session) -> dict:
-    service = service_of(hub)
-    state = await service.state_in(session, caller.meeting_id)
+    state = await hub.inquiry.service.state_in(session, caller.meeting_id)
     return {"seq": state.seq, **state_body(state)}
-
-
-@events.on_start
-async def start_clock(hub: "Hub") -> None:
-    # Timers continue from their recorded start: the clock reads deadlines
-    # from the database, so a restarted process picks them up on its first tick.
-    hub.every(CHECK_INTERVAL_S, clock_of(hub).tick, "inquiry-clock")
 
 
 @events.on_leave
@@ -228,6 +174,6 @@ async def lower_hand_on_leave(hub: "Hub", caller: Caller) -> None:
         # This connection's row is gone before leave hooks run.
         if await presence.connection_count(session, caller.participant_id) > 0:
             return
-    state = await service_of(hub).current(caller.meeting_id)
+    state = await hub.inquiry.current(caller.meeting_id)
     if caller.participant_id in state.queue:
         await run(hub, caller.meeting_id, m.Hand(caller.participant_id, False), caller.participant_id)

@@ -34,7 +34,14 @@ async def broadcast_roster(hub: "Hub", meeting_id: str) -> None:
         logged = await event_log.append(
             tx, meeting_id, "roster", {"online": sorted(p["id"] for p in participants if p["online"])}
         )
-    await hub.broadcast(logged, "roster", {"participants": participants})
+    await hub.publish(logged, {"participants": participants})
+
+
+@events.on_lost
+async def roster_after_loss(hub: "Hub", caller: Caller) -> None:
+    # A process died with this connection: its row is gone, so the roster
+    # shows the participant offline (one roster per meeting: debounced).
+    request_roster(hub, caller.meeting_id)
 
 
 @events.on("state:sync")

@@ -3,7 +3,7 @@
 Contract events: `vote:open`, `vote:cast`, `vote:close`; broadcasts
 `vote:opened`, `vote:turnout`, `vote:result`; `state:sync` key `vote`.
 
-Extensions (beyond ../shared/protocol.md):
+Extensions (beyond docs/contract.md):
 - `vote:cast` takes an optional `ballot_id` (8-64 chars of [A-Za-z0-9_-]),
   chosen by the client: the same voter resending the same ballot_id (after a
   reconnect) gets the same `receipt` back and is counted once, even after the
@@ -42,13 +42,11 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field, Strict, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import events as event_log
 from sessions.models import new_id
 from sessions.roles import Role
 from sessions.text import Bool, Id, Int, Line
 from signaling.registry import Caller, Events, Payload
 from voting import rules, service
-from voting.turnout import pump_of
 
 if TYPE_CHECKING:
     from signaling.hub import Hub
@@ -139,19 +137,14 @@ SubjectsOf = Callable[[AsyncSession], Awaitable[list[tuple[str, str | None]]]]
 async def _open(
     hub: "Hub", caller: Caller, subjects_of: SubjectsOf, settings: service.VoteSettings, batch_id: str | None = None
 ) -> list:
-    """Open the votes and log their `vote:opened` in one transaction, then announce."""
+    """Open the votes (their `vote:opened` logged with them), then announce."""
     async with hub.db.transaction() as tx:
         subjects = await subjects_of(tx)
-        votes = await service.open_votes(tx, caller.meeting_id, caller.participant_id, subjects, settings,
-                                         batch_id=batch_id)
-        logged = [
-            await event_log.append(tx, caller.meeting_id, "vote:opened", service.opened_view(v),
-                                   actor_id=caller.participant_id)
-            for v in votes
-        ]
-    for entry in logged:
-        await hub.broadcast(entry, "vote:opened")
-    return votes
+        opened = await service.open_votes(tx, caller.meeting_id, caller.participant_id, subjects, settings,
+                                          batch_id=batch_id)
+    for logged in opened.events:
+        await hub.publish(logged)
+    return opened.votes
 
 
 @events.on("vote:open", OpenVote, roles={Role.CHAIR})
@@ -180,7 +173,7 @@ async def cast_vote(hub: "Hub", caller: Caller, payload: CastVote) -> dict:
         voter_id=caller.participant_id, role=caller.role.value, choice=payload.choice, ballot_id=payload.ballot_id,
     )
     if outcome.first:
-        pump_of(hub).mark(caller.meeting_id, payload.vote_id)
+        hub.turnout.mark(caller.meeting_id, payload.vote_id)
     return {"receipt": outcome.receipt, "resent": outcome.resent}
 
 
@@ -188,12 +181,8 @@ async def close_and_announce(hub: "Hub", vote_id: str, meeting_id: str | None, c
     """Close one vote; the process that wins the close broadcasts the result once."""
     async with hub.db.transaction() as tx:
         outcome = await service.close(tx, vote_id, meeting_id, closed_by)
-        logged = None
-        if outcome.won:
-            logged = await event_log.append(tx, outcome.vote.meeting_id, "vote:result",
-                                            service.result_view(outcome.vote), actor_id=closed_by)
-    if logged is not None:
-        await hub.broadcast(logged, "vote:result")
+    if outcome.event is not None:
+        await hub.publish(outcome.event)
         hub.debounce("vote-vacuum", VACUUM_DELAY_S, lambda: service.vacuum_ballots(hub.db))
     return outcome
 

@@ -226,7 +226,7 @@ async def test_seq_gap_resyncs_and_reconnect_resyncs(sqlite_hub, browser, client
     assert syncs.count == 1
 
     # An event the page never receives, then a broadcast: the gap makes it re-sync.
-    await sqlite_hub.hub.record(m["mid"], "test:unseen", {})
+    await sqlite_hub.hub.record(m["mid"], "test:unseen", {}, publish=False)
     deputy = await sqlite_hub.connect(m["deputy"]["token"])
     clients.append(deputy)
     await expect(person(page, m["deputy"]["id"])).to_have_attribute("data-online", "true")
@@ -309,7 +309,7 @@ async def test_feature_modules_get_the_documented_context(sqlite_hub, browser, c
     room = {"room": f"m:{m['mid']}", "namespace": "/meeting"}
     await sqlite_hub.hub.sio.emit("test:ping", {"seq": last, "n": "stale"}, **room)
     await sqlite_hub.hub.sio.emit("test:ping", {"n": "unsequenced"}, **room)
-    logged = await sqlite_hub.hub.record(m["mid"], "test:ping", {"n": "next"}, broadcast="test:ping")
+    logged = await sqlite_hub.hub.record(m["mid"], "test:ping", {"n": "next"})
     assert logged.seq == last + 1
     await page.wait_for_function("window.probe.seen.some((d) => d.n === 'next')")
     assert [d["n"] for d in await page.evaluate("window.probe.seen")] == ["unsequenced", "next"]
@@ -322,7 +322,7 @@ async def test_feature_modules_get_the_documented_context(sqlite_hub, browser, c
     await expect(panel.locator(".hello")).to_have_text("Hello, 李委员")
 
     # A seq gap re-syncs and calls the module's sync hook.
-    await sqlite_hub.hub.record(m["mid"], "test:unseen", {})
+    await sqlite_hub.hub.record(m["mid"], "test:unseen", {}, publish=False)
     deputy = await sqlite_hub.connect(m["deputy"]["token"])
     clients.append(deputy)
     await page.wait_for_function("window.probe.syncs >= 1")

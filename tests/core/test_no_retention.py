@@ -42,7 +42,7 @@ def _sockets_of(hub) -> int:
 
 def _tables(hub) -> dict[str, int]:
     """Everything one /meeting connection adds an entry to."""
-    namespace = hub.namespace
+    namespace = hub.sio.namespace_handlers["/meeting"]
     manager = hub.sio.manager
     rooms = manager.rooms.get(NS, {})
     return {
@@ -109,7 +109,7 @@ async def test_connections_that_end_leave_no_per_connection_state(sqlite_hub, cl
         await warm.close()
         await _join_and_drop(sqlite_hub.url, members[0]["token"])
         await _join_then_vanish(sqlite_hub.url, members[0]["token"])
-    await wait_until(lambda: len(hub.namespace._callers) == 1 and len(hub.sio.environ) == 1)
+    await wait_until(lambda: len(hub.sio.namespace_handlers["/meeting"]._callers) == 1 and len(hub.sio.environ) == 1)
     # The warm-up's closed sockets wait for their ping timer; the roster debounce runs.
     await wait_until(lambda: _sockets_of(hub) == 1
                      and not any(t.get_name().startswith("debounce:") for t in hub._tasks), 15, interval=0.2)
@@ -156,7 +156,7 @@ async def test_a_client_gone_while_its_join_is_checked_leaves_nothing(sqlite_hub
     hub = sqlite_hub.hub
     chair_client = await sqlite_hub.connect(chair["token"])
     clients.append(chair_client)
-    await wait_until(lambda: len(hub.namespace._callers) == 1)
+    await wait_until(lambda: len(hub.sio.namespace_handlers["/meeting"]._callers) == 1)
     baseline = _tables(hub)
     rows_before = await _online_rows(hub)
 
@@ -196,7 +196,7 @@ async def test_a_connection_closed_while_its_join_runs_leaves_nothing(sqlite_hub
     hub = sqlite_hub.hub
     chair_client = await sqlite_hub.connect(chair["token"])
     clients.append(chair_client)
-    await wait_until(lambda: len(hub.namespace._callers) == 1)
+    await wait_until(lambda: len(hub.sio.namespace_handlers["/meeting"]._callers) == 1)
     baseline = _tables(hub)
     rows_before = await _online_rows(hub)
 

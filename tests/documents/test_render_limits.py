@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from sessions.documents import runtime
 from sessions.identity import TokenService
 from tests.conftest import SECRET, HubUnderTest, make_settings
 from tests.documents.pdfs import make_inflating_pdf, make_pdf, make_slow_pdf
@@ -150,12 +149,12 @@ async def test_closing_the_hub_leaves_no_render_process(tmp_path):
         did = await _share(hut, mid, chair, make_pdf(4))
         # Two pages at once: both workers start.
         await asyncio.gather(page_image(hut, did, 3, chair), page_image(hut, did, 4, chair))
-        pids = runtime.renderer_of(hut.hub).pool.pids
+        pids = hut.hub.documents.renderer.pool.pids
         assert pids and set(pids) <= set(render_children())
         # A hostile page is being rendered ahead (after its upload) when the hub closes.
         slow = make_slow_pdf(levels=6)
         await _share(hut, mid, chair, slow)
-        renderer = runtime.renderer_of(hut.hub)
+        renderer = hut.hub.documents.renderer
         async with asyncio.timeout(10):
             while ("plain", hashlib.sha256(slow).hexdigest(), 1) not in renderer._inflight:
                 await asyncio.sleep(0.01)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from sessions.documents.runtime import renderer_of
 from tests.documents.pdfs import make_pdf
 from tests.documents.util import get_page, page_image, upload
 
@@ -28,7 +27,7 @@ async def test_watermark_is_faint_diagonal_and_per_viewer(sqlite_hub):
     _, doc = await upload(hub, mid, chair["token"], make_pdf(2))
 
     marked = await page_image(hub, doc["id"], 1, deputy["token"])
-    plain_path = await renderer_of(hub.hub).plain_page(_sha_of(hub, doc["id"]), 1)
+    plain_path = await hub.hub.documents.renderer.plain_page(_sha_of(hub, doc["id"]), 1)
     plain = Image.open(plain_path).convert("RGB")
     assert marked.size == plain.size and plain.width == 1600
 
@@ -77,7 +76,7 @@ async def test_colour_pages_come_as_jpeg_with_the_mark(sqlite_hub):
     resp = await get_page(hub, doc["id"], 1, chair["token"])
     assert resp.status == 200 and resp.content_type == "image/jpeg"
     marked = await page_image(hub, doc["id"], 1, chair["token"])
-    plain = Image.open(await renderer_of(hub.hub).plain_page(_sha_of(hub, doc["id"]), 1)).convert("RGB")
+    plain = Image.open(await hub.hub.documents.renderer.plain_page(_sha_of(hub, doc["id"]), 1)).convert("RGB")
     assert plain.mode == "RGB" and marked.size == plain.size
     red_band = np.asarray(marked)[300:360, 200:1400]
     assert red_band[..., 0].mean() > 150 and red_band[..., 1].mean() < 80  # colour kept

@@ -145,10 +145,10 @@ async def test_overdue_vote_left_by_a_dead_process_is_closed_from_the_database(h
 
     mid, chair, cc, voters, vcs = await _meeting(hub, clients, members=2)
     async with hub.hub.db.transaction() as tx:  # as another process would have, minutes ago
-        (vote,) = await service.open_votes(
+        (vote,) = (await service.open_votes(
             tx, mid, chair["id"], [("遗留测评", None)],
             service.VoteSettings(list(rules.DEFAULT_OPTIONS), True, ["member"], rules.CountingBase.ELIGIBLE, 3600),
-        )
+        )).votes
     assert (await vcs[0].call("vote:cast", {"vote_id": vote.id, "choice": "满意"}))["ok"]
     async with hub.hub.db.transaction() as tx:
         await tx.execute(update(Vote).where(Vote.id == vote.id).values(closes_at=service.utcnow() - timedelta(minutes=5)))

@@ -59,13 +59,12 @@ from aiohttp import BodyPartReader, web
 from pydantic import Field
 
 from sessions import directory
-from sessions.documents import runtime, service, watermark
+from sessions.documents import service, watermark
 from sessions.documents.render import PageRenderer
 from sessions.errors import Forbidden, Invalid, NotFound, TooLarge
 from sessions.identity import Identity
 from sessions.roles import OPERATORS_AND_ADMIN
 from sessions.text import EdgeModel, Number, Text, check_line
-from signaling.handlers.documents import announce_shared
 from web.auth import hub_of, identify, require_meeting_access
 from web.errors import parse_json, require_json_type
 
@@ -182,7 +181,7 @@ async def upload_document(request: web.Request) -> web.Response:
     mid = request.match_info["mid"]
     identity = await require_meeting_access(request, mid, OPERATORS_AND_ADMIN)
     hub = hub_of(request)
-    renderer = runtime.renderer_of(hub)
+    renderer = hub.documents.renderer
     limit = hub.settings.max_upload_bytes
     if request.content_length is not None and request.content_length > limit + FIELD_LIMIT * 4:
         raise TooLarge(f"the file is larger than {limit} bytes")
@@ -245,7 +244,8 @@ async def upload_document(request: web.Request) -> web.Response:
             uploaded_by=identity.sub,
         )
         audience = None if service.shares_everyone(doc) else await service.audience(tx, doc)
-    await announce_shared(hub, doc, logged, audience)
+    # A restricted paper's title can be sensitive: only its audience is told.
+    await hub.publish(logged, {"document": service.document_dict(doc)}, audience=audience)
     # Render ahead so page turns find their images cached; requests for a
     # page not rendered yet render it on demand meanwhile.
     hub.spawn(renderer.prerender(doc.sha256, doc.pages), f"prerender-{doc.id}")
@@ -293,7 +293,7 @@ async def page_image(request: web.Request) -> web.StreamResponse:
     text = await _watermark_text(request, identity)
     # The key changes with the text, so a renamed viewer never gets an old mark.
     viewer_key = f"{identity.sub}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-    image = await runtime.renderer_of(hub_of(request)).marked_page(doc.sha256, n, viewer_key, text)
+    image = await hub_of(request).documents.renderer.marked_page(doc.sha256, n, viewer_key, text)
     headers = {"Cache-Control": PAGE_CACHE, "Vary": "Authorization", "ETag": image.etag}
     if image.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
