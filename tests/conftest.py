@@ -159,7 +159,7 @@ async def clients():
 
 
 CHROMIUM = os.environ.get("PLENARY_CHROMIUM", "/usr/bin/chromium")
-# See ../shared/notes/browser-tests.md for why each of these is needed here.
+# See docs/notes/browser-tests.md for why each of these is needed here.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
