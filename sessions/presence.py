@@ -12,6 +12,8 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessions import directory, events
+from sessions.events import LoggedEvent
 from sessions.models import Connection, Node, utcnow
 
 # How long a silent node's clients still count as online. Operators on a
@@ -84,3 +86,22 @@ async def live_meeting_ids(session: AsyncSession) -> list[str]:
         select(Connection.meeting_id).join(Node, Node.id == Connection.node_id).where(Node.heartbeat_at >= cutoff).distinct()
     )
     return list(rows.all())
+
+
+# -- the roster ---------------------------------------------------------------
+
+
+async def roster_of(session: AsyncSession, meeting_id: str) -> list[dict]:
+    online = await online_ids(session, meeting_id)
+    return [{**p.to_dict(), "online": p.id in online} for p in await directory.participants_of(session, meeting_id)]
+
+
+async def record_roster(session: AsyncSession, meeting_id: str) -> tuple[LoggedEvent, list[dict]]:
+    """Log a `roster` event (who is online) and return it with the roster it
+    describes: one transaction, so a client that compares seqs never sees an
+    older roster carry a newer number."""
+    participants = await roster_of(session, meeting_id)
+    logged = await events.append(
+        session, meeting_id, "roster", {"online": sorted(p["id"] for p in participants if p["online"])}
+    )
+    return logged, participants

@@ -39,6 +39,9 @@ from voting.turnout import TurnoutPump
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/meeting"
+# Joins come in storms (a hall of 40 at the opening bell); one roster per
+# client per quarter second is plenty.
+ROSTER_DEBOUNCE_S = 0.25
 
 
 def meeting_room(meeting_id: str) -> str:
@@ -111,6 +114,15 @@ class Hub:
         if publish:
             await self.publish(logged)
         return logged
+
+    def request_roster(self, meeting_id: str) -> None:
+        """Publish the meeting's roster soon: once for a burst of joins and leaves."""
+        self.debounce(f"roster:{meeting_id}", ROSTER_DEBOUNCE_S, lambda: self._publish_roster(meeting_id))
+
+    async def _publish_roster(self, meeting_id: str) -> None:
+        async with self.db.transaction() as tx:
+            logged, participants = await presence.record_roster(tx, meeting_id)
+        await self.publish(logged, {"participants": participants})
 
     async def emit_to(self, participant_id: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=participant_room(participant_id), namespace=NAMESPACE)
@@ -211,6 +223,8 @@ class Hub:
         if lost:
             # A node died: its clients went offline, and nobody ran their leave hooks.
             await self._run_lost_hooks(lost)
+            for meeting_id in {c.meeting_id for c in lost}:
+                self.request_roster(meeting_id)
 
     async def _run_lost_hooks(self, lost: list[Connection]) -> None:
         async with self.db.read() as session:

@@ -15,7 +15,6 @@ import signaling.handlers
 from sessions import directory, presence
 from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error
 from sessions.roles import Role
-from signaling.handlers.presence import request_roster
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
 
@@ -175,7 +174,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, f"p:{caller.participant_id}")
         self.hub.metrics.connected_clients.inc()
         # Goes out after connect returns, so the newcomer is in the room.
-        request_roster(self.hub, caller.meeting_id)
+        self.hub.request_roster(caller.meeting_id)
 
     async def on_disconnect(self, sid: str) -> None:
         caller = self._callers.pop(sid, None)
@@ -199,7 +198,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
                     await hook(self.hub, caller)
                 except Exception:
                     log.exception("leave hook failed for %s", caller.participant_id)
-        request_roster(self.hub, caller.meeting_id)
+        self.hub.request_roster(caller.meeting_id)
 
     def refuse_undecodable(self, sid: str, error: WireError) -> dict:
         """A packet with an ack id whose body could not be decoded."""

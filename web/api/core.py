@@ -4,10 +4,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from sessions import directory
+from sessions import directory, presence
 from sessions.roles import Role, SiteKind
 from sessions.text import EdgeModel, Id, IsoDatetime, Line
-from signaling.handlers.presence import request_roster, roster_of
 from web.auth import hub_of, require_admin, require_meeting_access
 from web.errors import read_json
 
@@ -67,7 +66,7 @@ async def get_meeting(request: web.Request) -> web.Response:
     await require_meeting_access(request, mid)
     async with hub_of(request).db.read() as session:
         meeting = await directory.get_meeting(session, mid)
-        participants = await roster_of(session, mid)
+        participants = await presence.roster_of(session, mid)
     return web.json_response({**directory.meeting_dict(meeting), "participants": participants})
 
 
@@ -80,7 +79,7 @@ async def add_participant(request: web.Request) -> web.Response:
     async with hub.db.transaction() as tx:
         participant = await directory.add_participant(tx, mid, body.name, body.role, body.site_id)
     token = hub.tokens.issue(participant.id, body.role, mid)
-    request_roster(hub, mid)
+    hub.request_roster(mid)
     return web.json_response(
         {"id": participant.id, "token": token, "join_url": join_url(hub.settings.base_url, token)}, status=201
     )
