@@ -1,6 +1,6 @@
 """Rebuild the inquiry's state from its events: a pure function.
 
-Every inquiry transition is one `inquiry.*` event in the meeting's log; the
+Every inquiry transition is one `inquiry:*` event in the meeting's log; the
 state at any moment is the fold of those events in seq order. Folding from a
 cached state with only the newer events gives the same result, which is how
 processes cache cheaply.

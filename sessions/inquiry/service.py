@@ -67,7 +67,7 @@ class InquiryService:
         return logged, new_state
 
     async def record_overtime(self, meeting_id: str) -> Outcome:
-        """Append `inquiry.overtime` if the running timer is past its end and
+        """Append `inquiry:overtime` if the running timer is past its end and
         none was recorded; re-checked under the lock, so across processes
         exactly one appends it."""
         now = time.time()

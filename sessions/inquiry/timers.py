@@ -1,6 +1,6 @@
 """The periodic side of the inquiry, run by every process.
 
-- Overtime: a timer running out is an event (`inquiry.overtime`), appended
+- Overtime: a timer running out is an event (`inquiry:overtime`), appended
   by whichever process's checker gets the meeting lock first; the others
   re-fold under the lock, see it recorded and do nothing.
 - Media: the SFU's audio allowlist is per process (each process has its own
