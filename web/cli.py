@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings, *, demo: bool) -> int:
+    from signaling.memtrace import limit_malloc_arenas
     from web.app import HUB_KEY, create_app
+
+    limit_malloc_arenas()
 
     app = create_app(settings)
     if demo:
