@@ -18,9 +18,9 @@ async def open_page(browser, hub, token: str, viewport=None):
     page = await context.new_page()
     # Only this feature: the test is about voting, not about the camera.
     await page.route("**/client/features", lambda route: route.fulfill(
-        content_type="application/json", body=json.dumps(["/static/js/features/vote.js"])))
+        content_type="application/json", body=json.dumps(["/static/js/features/voting.js"])))
     await page.goto(f"{hub.url}/join?token={token}", wait_until="domcontentloaded")
-    await expect(page.locator("section[data-feature='vote']").first).to_be_visible(timeout=15000)
+    await expect(page.locator("section[data-feature='voting']").first).to_be_visible(timeout=15000)
     return page
 
 

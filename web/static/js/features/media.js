@@ -60,13 +60,13 @@ class VideoGrid {
 
   mount() {
     const { ctx } = this;
-    if (!document.getElementById("vg-style")) {
+    if (!document.getElementById("media-style")) {
       const style = document.createElement("style");
-      style.id = "vg-style";
+      style.id = "media-style";
       style.textContent = STYLE;
       document.head.append(style);
     }
-    const root = ctx.stage("video");
+    const root = ctx.stage("media");
     root.classList.add("vg");
     root.innerHTML = `
       <div class="vg-bar"></div>
@@ -396,7 +396,7 @@ class VideoGrid {
 let grid = null;
 
 export default {
-  id: "video",
+  id: "media",
   order: 10,
   strings: {
     "zh-CN": {

@@ -165,8 +165,8 @@ const STORE = "plenary.vote.";
 
 
 function injectStyle() {
-  if (document.getElementById("vote-style")) return;
-  document.head.append(el("style", { id: "vote-style", text: STYLE }));
+  if (document.getElementById("voting-style")) return;
+  document.head.append(el("style", { id: "voting-style", text: STYLE }));
 }
 
 function newBallotId() {
@@ -201,7 +201,7 @@ class VotePanel {
     this.sending = new Set(); // vote ids with a ballot in flight
     this.offset = 0; // server clock - local clock, in ms
     this.lastTopic = null; // the inquiry topic whose departments a batch vote is about
-    this.body = ctx.panel("vote", "title");
+    this.body = ctx.panel("voting", "title");
     this.body.classList.add("vote");
     this.timer = setInterval(() => this.tick(), 1000);
   }
@@ -522,7 +522,7 @@ class VotePanel {
 let panel = null;
 
 export default {
-  id: "vote",
+  id: "voting",
   order: 40,
   strings: STRINGS,
   mount(ctx) {

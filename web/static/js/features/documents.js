@@ -133,8 +133,8 @@ const STRINGS = {
 
 
 function injectStyle() {
-  if (document.getElementById("docs-style")) return;
-  document.head.append(el("style", { id: "docs-style", text: STYLE }));
+  if (document.getElementById("documents-style")) return;
+  document.head.append(el("style", { id: "documents-style", text: STYLE }));
 }
 
 /** Page images as blob URLs, newest kept, oldest revoked. */
@@ -252,7 +252,7 @@ class InkLayer {
   }
 }
 
-class DocsFeature {
+class DocumentsFeature {
   constructor(ctx) {
     this.ctx = ctx;
     this.docs = new Map(); // id -> {id, title, pages, opened, shared_with?}
@@ -279,7 +279,7 @@ class DocsFeature {
   build() {
     const t = this.ctx.t;
     injectStyle();
-    this.stageEl = this.ctx.stage("docs");
+    this.stageEl = this.ctx.stage("documents");
     this.stageEl.classList.add("docs-viewer");
     this.titleEl = el("span", { class: "docs-title" });
     this.modeEl = el("span", { class: "docs-mode", "data-mode": "follow" });
@@ -310,7 +310,7 @@ class DocsFeature {
     );
     this.ink = new InkLayer(this.canvas, () => this.scheduleSave());
 
-    this.panel = this.ctx.panel("docs", "title");
+    this.panel = this.ctx.panel("documents", "title");
     this.listEl = el("ul", { class: "docs-list" });
     this.panel.replaceChildren(this.listEl);
     if (this.isOperator) this.panel.append(this.uploadForm());
@@ -636,11 +636,11 @@ class DocsFeature {
 const instances = new WeakMap();
 
 export default {
-  id: "docs",
+  id: "documents",
   order: 40,
   strings: STRINGS,
   mount(ctx) {
-    const feature = new DocsFeature(ctx);
+    const feature = new DocumentsFeature(ctx);
     instances.set(ctx, feature);
     ctx.on("doc:shared", (data) => feature.onShared(data));
     ctx.on("doc:page", (data) => feature.onPage(data));
