@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import rtcp
 from .rtp_parse import find_extension
 
 if TYPE_CHECKING:
@@ -124,6 +125,48 @@ class RtpListener:
             self._unbind(self._consumers, ssrc, consumer)
 
     # -- both --------------------------------------------------------------------
+    def route_rtcp(self, packets: list[rtcp.AnyRtcpPacket], now: float) -> None:
+        """Hand each RTCP packet to whom its SSRC names: a sender report to
+        the producer it describes; NACK, PLI/FIR, REMB and reception reports
+        to the consumer they are about.  A client transport holds only one
+        side (producers or consumers), a pipe may hold both; packets naming
+        nobody here are ignored."""
+        for packet in packets:
+            if isinstance(packet, rtcp.RtcpRtpfbPacket):
+                if packet.fmt == rtcp.RTCP_RTPFB_NACK:
+                    consumer = self.consumer_for_ssrc(packet.media_ssrc)
+                    if consumer is not None:
+                        consumer.on_nack(packet.lost)
+            elif isinstance(packet, rtcp.RtcpPsfbPacket):
+                if packet.fmt == rtcp.RTCP_PSFB_PLI:
+                    consumer = self.consumer_for_ssrc(packet.media_ssrc)
+                    if consumer is not None:
+                        consumer.on_keyframe_request()
+                elif packet.fmt == rtcp.RTCP_PSFB_FIR:
+                    for ssrc in rtcp.fir_ssrcs(packet):
+                        consumer = self.consumer_for_ssrc(ssrc)
+                        if consumer is not None:
+                            consumer.on_keyframe_request()
+                elif packet.fmt == rtcp.RTCP_PSFB_APP:
+                    try:
+                        bitrate, ssrcs = rtcp.unpack_remb_fci(packet.fci)
+                    except ValueError:
+                        continue
+                    for ssrc in ssrcs:
+                        consumer = self.consumer_for_ssrc(ssrc)
+                        if consumer is not None:
+                            consumer.on_remb(bitrate, now)
+            elif isinstance(packet, (rtcp.RtcpRrPacket, rtcp.RtcpSrPacket)):
+                if isinstance(packet, rtcp.RtcpSrPacket):
+                    producer = self.producer_for_ssrc(packet.ssrc)
+                    if producer is not None:
+                        info = packet.sender_info
+                        producer.on_sender_report(info.ntp_timestamp, info.rtp_timestamp)
+                for report in packet.reports:
+                    consumer = self.consumer_for_ssrc(report.ssrc)
+                    if consumer is not None:
+                        consumer.fraction_lost = report.fraction_lost
+
     def clear(self) -> None:
         for table in (self._by_ssrc, self._by_rtx_ssrc, self._by_mid, self._consumers):
             table.clear()  # cleared, not replaced: the bound lookups stay valid

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from .negotiation import DEFAULT_SOURCE, SOURCES
 from .consumer import Consumer
 from .forwarding_track import ForwardingTrack
 from .peer import Peer, Want
+from .pipe import DEAD_AFTER, KEEPALIVE_INTERVAL, PipeTransport
+from .pipe_wire import PipedProducer, PipeInfo
 from .producer import Producer
 from .router import Router
 from .transport import Transport
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
     from aiortc.sdp import SessionDescription
 
 logger = logging.getLogger(__name__)
+
+# A pipe producer's header-extension ids are already the canonical ones.
+_IDENTITY_REMAP = bytes(range(16))
 
 
 
@@ -69,6 +75,20 @@ class MediaService:
         # on_offer(meeting_id, participant_id, connection_id, sdp): deliver a
         # server-initiated offer to that connection only.
         on_offer: Callable[[str, str, str, str], Awaitable[None]] | None = None,
+        # Pipes to other MediaService instances (see media/pipe.py): the
+        # address pipe sockets bind, the one announced to the far end
+        # (PLENARY_MEDIA_ADDRESS: bind 0.0.0.0, announce the host's address),
+        # an inclusive port range for firewalls ((0, 0): any), SRTP or plain
+        # RTP (trusted network only), and liveness timing.
+        pipe_bind_host: str = "127.0.0.1",
+        pipe_announced_host: str | None = None,
+        pipe_ports: tuple[int, int] = (0, 0),
+        pipe_srtp: bool = True,
+        pipe_keepalive_interval: float = KEEPALIVE_INTERVAL,
+        pipe_dead_after: float = DEAD_AFTER,
+        # on_pipe_closed(meeting_id, remote_key, reason): a pipe died
+        # ("timeout", "goodbye", "unconnected") or was closed ("closed").
+        on_pipe_closed: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.ice_servers = self._check_ice_servers(ice_servers)
         if allow_loopback:
@@ -86,6 +106,16 @@ class MediaService:
         self._floor_memory: dict[str, set[str]] = {}
         # Counters of routers already closed, so service stats stay cumulative.
         self._retired: dict[str, int] = {}
+        self._pipes: dict[tuple[str, str], PipeTransport] = {}  # (meeting id, remote key) -> pipe
+        self._pipe_options = {
+            "bind_host": pipe_bind_host,
+            "announced_host": pipe_announced_host,
+            "ports": pipe_ports,
+            "keepalive_interval": pipe_keepalive_interval,
+            "dead_after": pipe_dead_after,
+        }
+        self.pipe_srtp = pipe_srtp
+        self.on_pipe_closed = on_pipe_closed
 
     # -- lookups ---------------------------------------------------------------
     def router(self, meeting_id: str) -> Router | None:
@@ -96,6 +126,10 @@ class MediaService:
         router = self._routers.get(meeting_id)
         if router is not None:
             router.set_audio_allowlist(participant_ids)
+            # Tell the far ends at once which piped streams are muted here,
+            # so an unmuted speaker's audio is not held up till the next keepalive.
+            for pipe in self._meeting_pipes(meeting_id):
+                pipe.send_floor()
         elif participant_ids is None:
             self._floor_memory.pop(meeting_id, None)
         else:
@@ -263,22 +297,36 @@ class MediaService:
         peer.producers.pop(producer.mid, None)
         if peer.send is not None:
             peer.send.remove_producer(producer)
-        router = self._routers.get(peer.meeting_id)
-        if router is not None:
-            closed = router.close_producer(producer.id)
-            # Consumers name their subscriber's participant, but a participant
-            # may have several connections: find each consumer's own peer.
-            owner = {
-                c.id: p
-                for p in self._peers.values()
-                if p.meeting_id == peer.meeting_id and p.consumers
-                for c in p.consumers.values()
-            } if closed else {}
-            for consumer in closed:
-                subscriber = owner.get(consumer.id)
-                if subscriber is not None:
-                    self._release_consumer(subscriber, consumer)
-                    subscriber.dirty = True
+        self._drop_producer(peer.meeting_id, producer)
+
+    def _drop_producer(self, meeting_id: str, producer: Producer) -> None:
+        """Close a producer in its router (a publisher's or a pipe's) and
+        every consumer of it: subscribers' (renegotiated later) and pipe
+        consumers (the far end is told by an RTCP BYE)."""
+        router = self._routers.get(meeting_id)
+        if router is None:
+            return
+        closed = router.close_producer(producer.id)
+        if not closed:
+            return
+        # Consumers name their subscriber's participant, but a participant
+        # may have several connections: find each consumer's own peer.
+        owner = {
+            c.id: p
+            for p in self._peers.values()
+            if p.meeting_id == meeting_id and p.consumers
+            for c in p.consumers.values()
+        }
+        pipes = self._meeting_pipes(meeting_id)
+        for consumer in closed:
+            subscriber = owner.get(consumer.id)
+            if subscriber is not None:
+                self._release_consumer(subscriber, consumer)
+                subscriber.dirty = True
+                continue
+            for pipe in pipes:
+                if pipe.consumers.get(producer.id) is consumer:
+                    pipe.remove_consumer(consumer)
 
     async def unpublish(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> None:
         peer = self._find(meeting_id, participant_id, connection)
@@ -537,7 +585,9 @@ class MediaService:
             await self._close_router_if_idle(peer.meeting_id)
 
     async def _close_router_if_idle(self, meeting_id: str) -> None:
-        if any(p.meeting_id == meeting_id for p in self._peers.values()):
+        # A pipe keeps its router: the far end may pipe producers in, or
+        # subscribe to ours, at any time; the signalling layer closes pipes.
+        if any(p.meeting_id == meeting_id for p in self._peers.values()) or self._meeting_pipes(meeting_id):
             return
         router = self._routers.pop(meeting_id, None)
         if router is not None:
@@ -558,12 +608,219 @@ class MediaService:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        for pipe in list(self._pipes.values()):
+            await self._teardown_pipe(pipe, "closed", goodbye=True)
         for peer in list(self._peers.values()):
             await self._leave_peer(peer)
         for meeting_id in list(self._routers):
             router = self._routers.pop(meeting_id)
             await router.close()
             self._retire(router)
+
+    # -- pipes to other MediaService instances (media/pipe.py) -----------------------
+    # Driven by the signalling layer with plain data: `remote_key` names the
+    # far service (its process/instance id), PipeInfo and PipedProducer are
+    # dicts on the wire.  Per meeting and far service there is one pipe;
+    # per producer and far service one pipe consumer, however many
+    # subscribers wait there.
+    def _meeting_pipes(self, meeting_id: str) -> list[PipeTransport]:
+        return [p for (m, _), p in self._pipes.items() if m == meeting_id]
+
+    def _pipe(self, meeting_id: str, remote_key: str) -> PipeTransport:
+        pipe = self._pipes.get((meeting_id, remote_key))
+        if pipe is None:
+            raise MediaError("not_found", f"no pipe to {remote_key} for meeting {meeting_id}")
+        return pipe
+
+    async def open_pipe(self, meeting_id: str, remote_key: str, *, srtp: bool | None = None) -> PipeInfo:
+        """This end of the meeting's pipe to `remote_key` (made if needed):
+        its address and the SRTP key it sends with, for the far end's
+        connect_pipe.  Idempotent: both sides may open first."""
+        if self._closed:
+            raise MediaError("state", "media service is closed")
+        pipe = self._pipes.get((meeting_id, remote_key))
+        if pipe is None:
+            self._router_for(meeting_id)
+            try:
+                pipe = PipeTransport(
+                    meeting_id=meeting_id,
+                    remote_key=remote_key,
+                    srtp=self.pipe_srtp if srtp is None else srtp,
+                    on_closed=self._pipe_closed,
+                    on_producer_gone=self._pipe_producer_gone,
+                    **self._pipe_options,  # type: ignore[arg-type]
+                )
+            except OSError as exc:
+                raise MediaError("state", f"cannot open a pipe socket: {exc}") from None
+            self._pipes[(meeting_id, remote_key)] = pipe
+        return pipe.info
+
+    async def connect_pipe(self, meeting_id: str, remote_key: str, remote: PipeInfo | dict) -> None:
+        """Point this end at the far end's PipeInfo (its open_pipe result)."""
+        pipe = self._pipe(meeting_id, remote_key)
+        try:
+            await pipe.connect(PipeInfo.from_dict(remote))
+        except (ValueError, OSError) as exc:
+            raise MediaError("invalid", f"cannot connect the pipe: {exc}") from None
+
+    def pipe_producer_out(self, meeting_id: str, remote_key: str, producer_id: str) -> PipedProducer:
+        """Send a local producer over the pipe (source side); returns what
+        the far end's pipe_producer_in needs.  Once per producer and pipe:
+        asking again returns the same parameters."""
+        pipe = self._pipe(meeting_id, remote_key)
+        router = self._routers.get(meeting_id)
+        producer = router.producers.get(producer_id) if router is not None else None
+        if router is None or producer is None:
+            raise MediaError("not_found", f"unknown track {producer_id}")
+        if pipe.producers.get(producer_id) is producer:
+            raise MediaError("invalid", "that track comes from this pipe's far end")
+        consumer = pipe.consumers.get(producer_id)
+        if consumer is None:
+            ssrc = random.getrandbits(32) or 1
+            while pipe.ssrc_in_use(ssrc):
+                ssrc = random.getrandbits(32) or 1
+            consumer = Consumer(
+                id=uuid.uuid4().hex[:16],
+                producer=producer,
+                participant_id=f"pipe:{remote_key}",
+                mid=f"pipe:{producer_id}",
+                ssrc=ssrc,
+                rtx_ssrc=ssrc ^ 1,  # never sent: NACKs are answered in the stream
+                continue_from=None,
+            )
+            # The producer's own payload type, no RTX (a NACK answer is the
+            # packet again, which the far producer takes as a late arrival).
+            consumer.configure(producer.payload_type, None, producer.nack_enabled)
+            pipe.add_consumer(consumer)
+            router.add_consumer(consumer)
+        return PipedProducer(
+            producer_id=producer.id,
+            participant_id=producer.participant_id,
+            kind=producer.kind,
+            source=producer.source,
+            mime_type=producer.mime_type,
+            clock_rate=producer.clock_rate,
+            payload_type=producer.payload_type,
+            ssrc=consumer.ssrc,
+            nack=producer.nack_enabled,
+            codec_parameters=dict(producer.codec_parameters),
+        )
+
+    async def pipe_producer_in(self, meeting_id: str, remote_key: str, params: PipedProducer | dict) -> TrackInfo:
+        """Make the far end's producer a producer of this router (destination
+        side): same id, participant, kind and source; subscribers take it
+        like any other (tracks(), subscribe, "all")."""
+        pipe = self._pipe(meeting_id, remote_key)
+        try:
+            piped = PipedProducer.from_dict(params)
+        except ValueError as exc:
+            raise MediaError("invalid", str(exc)) from None
+        router = self._router_for(meeting_id)
+        existing = router.producers.get(piped.producer_id)
+        if existing is not None:
+            if pipe.producers.get(piped.producer_id) is existing:
+                if existing.ssrc != piped.ssrc:  # re-piped by a far end that restarted the consumer
+                    pipe.remove_producer(existing)
+                    pipe.add_producer(existing, ssrc=piped.ssrc)
+                return TrackInfo(existing.id, existing.participant_id, existing.kind, existing.source)
+            raise MediaError("state", f"track {piped.producer_id} already exists here")
+        if pipe.ssrc_in_use(piped.ssrc):
+            raise MediaError("invalid", f"SSRC {piped.ssrc} is already used on this pipe")
+        producer = Producer(
+            id=piped.producer_id,
+            participant_id=piped.participant_id,
+            kind=piped.kind,
+            source=piped.source,
+            mid=f"pipe:{piped.producer_id}",
+            mime_type=piped.mime_type,
+            clock_rate=piped.clock_rate,
+            payload_type=piped.payload_type,
+            codec_parameters=dict(piped.codec_parameters),
+            rtx_payload_type=None,
+            nack=piped.nack,
+            # The source already rewrote extension ids to the canonical ones.
+            ext_remap=_IDENTITY_REMAP,
+        )
+        pipe.add_producer(producer, ssrc=piped.ssrc)
+        router.add_producer(producer)
+        await self._tracks_changed(meeting_id)
+        return TrackInfo(producer.id, producer.participant_id, producer.kind, producer.source)
+
+    async def unpipe_producer(self, meeting_id: str, remote_key: str, producer_id: str) -> None:
+        """Stop piping one producer, on either side: the source stops sending
+        it (no far consumer wants it any more); the destination closes its
+        pipe producer (its subscribers lose the track).  Unknown: no-op."""
+        pipe = self._pipes.get((meeting_id, remote_key))
+        router = self._routers.get(meeting_id)
+        if pipe is None or router is None:
+            return
+        consumer = pipe.consumers.get(producer_id)
+        if consumer is not None:
+            router.close_consumer(consumer.id)
+            pipe.remove_consumer(consumer)
+        producer = pipe.producers.get(producer_id)
+        if producer is not None:
+            pipe.remove_producer(producer)
+            self._drop_producer(meeting_id, producer)
+            await self._tracks_changed(meeting_id)
+
+    async def close_pipe(self, meeting_id: str, remote_key: str) -> None:
+        """Close this end (the far end hears a goodbye and closes its own)."""
+        pipe = self._pipes.get((meeting_id, remote_key))
+        if pipe is not None:
+            await self._teardown_pipe(pipe, "closed", goodbye=True)
+
+    def pipes(self, meeting_id: str) -> list[dict]:
+        return [p.stats() for p in self._meeting_pipes(meeting_id)]
+
+    def pipe_consumer_counts(self, meeting_id: str) -> dict[str, int]:
+        """producer id -> pipe consumers of it (= far services it is piped to)."""
+        counts: dict[str, int] = {}
+        for pipe in self._meeting_pipes(meeting_id):
+            for producer_id in pipe.consumers:
+                counts[producer_id] = counts.get(producer_id, 0) + 1
+        return counts
+
+    def _pipe_closed(self, pipe: PipeTransport, reason: str) -> None:
+        """The pipe died (silence, goodbye): called from its own task or
+        read callback, so the teardown runs in a task of ours."""
+        if self._pipes.get((pipe.meeting_id, pipe.remote_key)) is not pipe:
+            pipe.close(goodbye=False)
+            return
+        self._spawn(self._teardown_pipe(pipe, reason, goodbye=False), f"pipe-down-{pipe.remote_key}")
+
+    def _pipe_producer_gone(self, pipe: PipeTransport, producer: Producer) -> None:
+        """The far end said BYE for a piped stream: its producer is gone."""
+        self._spawn(self.unpipe_producer(pipe.meeting_id, pipe.remote_key, producer.id), "pipe-bye")
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _teardown_pipe(self, pipe: PipeTransport, reason: str, *, goodbye: bool) -> None:
+        key = (pipe.meeting_id, pipe.remote_key)
+        if self._pipes.get(key) is not pipe:
+            return
+        del self._pipes[key]
+        meeting_id = pipe.meeting_id
+        router = self._routers.get(meeting_id)
+        producers = list(pipe.producers.values())
+        if router is not None:
+            for consumer in list(pipe.consumers.values()):
+                router.close_consumer(consumer.id)
+        for producer in producers:
+            pipe.remove_producer(producer)
+            self._drop_producer(meeting_id, producer)
+        pipe.close(goodbye=goodbye)
+        if producers:
+            await self._tracks_changed(meeting_id)
+        if self.on_pipe_closed is not None:
+            try:
+                await self.on_pipe_closed(meeting_id, pipe.remote_key, reason)
+            except Exception:
+                logger.exception("on_pipe_closed callback failed")
+        await self._close_router_if_idle(meeting_id)
 
     # -- stats ------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -589,7 +846,12 @@ class MediaService:
             "transports": sum(len(p.transports()) for p in self._peers.values()),
             "producers": sum(len(r.producers) for r in routers),
             "consumers": sum(len(r.consumers) for r in routers),
-            "tasks": sum(r.task_count for r in routers) + len([t for t in self._tasks if not t.done()]),
+            "tasks": sum(r.task_count for r in routers)
+            + len([t for t in self._tasks if not t.done()])
+            + sum(p.task_count for p in self._pipes.values()),
+            "pipes": len(self._pipes),  # one UDP socket each
+            "pipe_consumers": sum(len(p.consumers) for p in self._pipes.values()),
+            "pipe_producers": sum(len(p.producers) for p in self._pipes.values()),
             **totals,
         }
 

@@ -40,7 +40,43 @@ def make_configuration(ice_servers: list[dict] | None) -> RTCConfiguration:
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
-class Transport:
+class TransportBase:
+    """What every transport has, a client's peer connection or a pipe to
+    another service: its RtpListener (who each SSRC belongs to), which only
+    the transport touches, through these methods."""
+
+    def __init__(self) -> None:
+        self._listener = RtpListener()
+
+    # -- who an SSRC belongs to (the RtpListener) ----------------------------------
+    def add_producer(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
+        """Receive `producer`'s packets on this (send) transport: by `ssrc`
+        and `rtx_ssrc` if the offer named them, else by its MID."""
+        self._listener.add_producer(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
+
+    def set_producer_ssrcs(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
+        """A renegotiation replaced the producer's track: new SSRCs."""
+        self._listener.set_producer_ssrcs(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
+
+    def remove_producer(self, producer: Producer) -> None:
+        self._listener.remove_producer(producer)
+
+    def set_mid_extension(self, extension_id: int | None) -> None:
+        """The publisher's id for the MID header extension (None: unchanged)."""
+        self._listener.set_mid_extension(extension_id)
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        """Route the subscriber's RTCP about `consumer` to it (recv transport)."""
+        self._listener.add_consumer(consumer)
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        self._listener.remove_consumer(consumer)
+
+    def listener_stats(self) -> dict[str, int]:
+        return self._listener.stats()
+
+
+class Transport(TransportBase):
     def __init__(
         self,
         *,
@@ -63,8 +99,8 @@ class Transport:
         self._on_connected = on_connected
         self._on_gone = on_gone
         # Who each SSRC belongs to: producers (send role), consumers (recv
-        # role).  Only this transport touches it, through the methods below.
-        self._listener = RtpListener()
+        # role).  Only this transport touches it, through TransportBase.
+        super().__init__()
         self._producer_for_ssrc = self._listener.producer_for_ssrc
         self._producer_for_rtx_ssrc = self._listener.producer_for_rtx_ssrc
         self._consumer_for_ssrc = self._listener.consumer_for_ssrc
@@ -156,33 +192,6 @@ class Transport:
             self.link.close()
             self.link = None
 
-    # -- who an SSRC belongs to (the RtpListener) ----------------------------------
-    def add_producer(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
-        """Receive `producer`'s packets on this (send) transport: by `ssrc`
-        and `rtx_ssrc` if the offer named them, else by its MID."""
-        self._listener.add_producer(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
-
-    def set_producer_ssrcs(self, producer: Producer, *, ssrc: int | None, rtx_ssrc: int | None) -> None:
-        """A renegotiation replaced the producer's track: new SSRCs."""
-        self._listener.set_producer_ssrcs(producer, ssrc=ssrc, rtx_ssrc=rtx_ssrc)
-
-    def remove_producer(self, producer: Producer) -> None:
-        self._listener.remove_producer(producer)
-
-    def set_mid_extension(self, extension_id: int | None) -> None:
-        """The publisher's id for the MID header extension (None: unchanged)."""
-        self._listener.set_mid_extension(extension_id)
-
-    def add_consumer(self, consumer: Consumer) -> None:
-        """Route the subscriber's RTCP about `consumer` to it (recv transport)."""
-        self._listener.add_consumer(consumer)
-
-    def remove_consumer(self, consumer: Consumer) -> None:
-        self._listener.remove_consumer(consumer)
-
-    def listener_stats(self) -> dict[str, int]:
-        return self._listener.stats()
-
     # -- publisher side: the hot entry point -------------------------------------
     async def _on_rtp_publisher(self, data: bytes, arrival_time_ms: int) -> None:
         # aiortc's wall-clock arrival time is not the SFU's monotonic one.
@@ -230,44 +239,9 @@ class Transport:
             logger.debug("bad RTCP from %s", self.participant_id, exc_info=True)
 
     def _handle_rtcp(self, data: bytes) -> None:
-        now = time.monotonic()
-        for packet in rtcp.parse(data):
-            if self.role == "send":
-                if isinstance(packet, rtcp.RtcpSrPacket):
-                    producer = self._producer_for_ssrc(packet.ssrc)
-                    if producer is not None:
-                        info = packet.sender_info
-                        producer.on_sender_report(info.ntp_timestamp, info.rtp_timestamp)
-                continue
-            if isinstance(packet, rtcp.RtcpRtpfbPacket):
-                if packet.fmt == rtcp.RTCP_RTPFB_NACK:
-                    consumer = self._consumer_for_ssrc(packet.media_ssrc)
-                    if consumer is not None:
-                        consumer.on_nack(packet.lost)
-            elif isinstance(packet, rtcp.RtcpPsfbPacket):
-                if packet.fmt == rtcp.RTCP_PSFB_PLI:
-                    consumer = self._consumer_for_ssrc(packet.media_ssrc)
-                    if consumer is not None:
-                        consumer.on_keyframe_request()
-                elif packet.fmt == rtcp.RTCP_PSFB_FIR:
-                    for ssrc in rtcp.fir_ssrcs(packet):
-                        consumer = self._consumer_for_ssrc(ssrc)
-                        if consumer is not None:
-                            consumer.on_keyframe_request()
-                elif packet.fmt == rtcp.RTCP_PSFB_APP:
-                    try:
-                        bitrate, ssrcs = rtcp.unpack_remb_fci(packet.fci)
-                    except ValueError:
-                        continue
-                    for ssrc in ssrcs:
-                        consumer = self._consumer_for_ssrc(ssrc)
-                        if consumer is not None:
-                            consumer.on_remb(bitrate, now)
-            elif isinstance(packet, (rtcp.RtcpRrPacket, rtcp.RtcpSrPacket)):
-                for report in packet.reports:
-                    consumer = self._consumer_for_ssrc(report.ssrc)
-                    if consumer is not None:
-                        consumer.fraction_lost = report.fraction_lost
+        # The listener routes by SSRC: a send transport knows only producers
+        # (sender reports), a receive transport only consumers (feedback).
+        self._listener.route_rtcp(rtcp.parse(data), time.monotonic())
 
     async def close(self) -> None:
         if self.closed:
