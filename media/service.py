@@ -107,6 +107,9 @@ class MediaService:
         # Counters of routers already closed, so service stats stay cumulative.
         self._retired: dict[str, int] = {}
         self._pipes: dict[tuple[str, str], PipeTransport] = {}  # (meeting id, remote key) -> pipe
+        if pipe_bind_host in ("0.0.0.0", "::", "") and not pipe_announced_host:
+            # The far end cannot send to a wildcard: say which address reaches us.
+            raise ValueError("pipes bound to a wildcard address need pipe_announced_host (PLENARY_MEDIA_ADDRESS)")
         self._pipe_options = {
             "bind_host": pipe_bind_host,
             "announced_host": pipe_announced_host,
@@ -135,11 +138,20 @@ class MediaService:
         else:
             self._floor_memory[meeting_id] = set(participant_ids)
 
-    def tracks(self, meeting_id: str) -> list[TrackInfo]:
+    def tracks(self, meeting_id: str, *, local_only: bool = False) -> list[TrackInfo]:
+        """The meeting's producers here; `local_only` leaves out those piped
+        in from other services (what this service may pipe out: piping a
+        piped track on would forward it twice)."""
         router = self._routers.get(meeting_id)
         if router is None:
             return []
-        return [TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values()]
+        piped: set[str] = set()
+        if local_only:
+            for pipe in self._meeting_pipes(meeting_id):
+                piped.update(pipe.producers)
+        return [
+            TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values() if p.id not in piped
+        ]
 
     def consumers(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> list[dict]:
         """What the connection's receive transport carries, by mid: lets the

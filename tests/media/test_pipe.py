@@ -372,3 +372,52 @@ def test_pipe_parameters_and_keepalives_are_plain_data() -> None:
     assert len(packet) == 20 and packet[1] == 204
     parsed = parse_app(packet)
     assert parsed is not None and parsed[0] == APP_KEEPALIVE and unpack_ssrcs(parsed[1]) == {1, 2}
+
+
+async def test_local_tracks_leave_out_what_came_through_a_pipe(services: Services) -> None:
+    a, b = services.new("A"), services.new("B")
+    pub_a = await publish_av(a, "alice")
+    pub_b = Publisher(b, M, "bert")
+    pub_b.add(MovingVideo())
+    await pub_b.publish()
+    try:
+        await join(a, "A", b, "B")
+        # Both directions share the one pipe of this router pair.
+        await pipe_tracks(a, "A", b, "B")
+        for track in b.tracks(M, local_only=True):
+            await a.pipe_producer_in(M, "B", _wire(b.pipe_producer_out(M, "A", track.id)))
+        assert a.stats()["pipes"] == b.stats()["pipes"] == 1
+        assert {t.participant_id for t in b.tracks(M)} == {"alice", "bert"}
+        assert {t.participant_id for t in b.tracks(M, local_only=True)} == {"bert"}
+        assert {t.participant_id for t in a.tracks(M, local_only=True)} == {"alice"}
+        from media.service import MediaError
+
+        piped_in = next(t for t in b.tracks(M) if t.participant_id == "alice")
+        with pytest.raises(MediaError):
+            b.pipe_producer_out(M, "A", piped_in.id)  # back where it came from: refused
+    finally:
+        await pub_b.close()
+        await pub_a.close()
+
+
+async def test_a_publisher_leaving_the_source_removes_its_tracks_on_the_far_side(services: Services) -> None:
+    a, b = services.new("A"), services.new("B")
+    pub = await publish_av(a, "alice")
+    sub = Subscriber(b, M, "bob")
+    try:
+        await join(a, "A", b, "B")
+        await pipe_tracks(a, "A", b, "B")
+        await sub.subscribe("all")
+        await wait_for(decoding([sub], 5, 5), 30, "decoding through the pipe")
+        changed = len(services.tracks_changed["B"])
+        await a.unpublish(M, "alice")
+        assert a.stats()["pipe_consumers"] == 0
+        # The RTCP BYE for the pipe consumers' SSRCs closes B's pipe producers
+        # without waiting for the signalling layer.
+        await wait_for(lambda: b.tracks(M) == [], 5, "piped tracks gone on B")
+        assert len(services.tracks_changed["B"]) > changed
+        await wait_for(lambda: b.stats()["consumers"] == 0, 5, "B's consumers closed")
+        assert b.stats()["pipes"] == 1  # the pipe itself stays for what comes next
+    finally:
+        await sub.close()
+        await pub.close()
