@@ -35,6 +35,7 @@ import asyncio
 import logging
 import random
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from .producer import Producer
 
 logger = logging.getLogger(__name__)
+
+_SSRC = struct.Struct("!I")
 
 KEEPALIVE_INTERVAL = 1.0  # s between keepalives
 DEAD_AFTER = 5.0  # s of silence after which the far end is dead
@@ -366,7 +369,7 @@ class PipeTransport(TransportBase):
         if not is_rtcp:
             if len(data) < 12:
                 return
-            producer = self._producer_for_ssrc(int.from_bytes(data[8:12], "big"))
+            producer = self._producer_for_ssrc(_SSRC.unpack_from(data, 8)[0])
             if producer is None:
                 self.unknown_ssrc += 1  # piped before the far end announced it, or just unpiped
                 return

@@ -421,3 +421,52 @@ async def test_a_publisher_leaving_the_source_removes_its_tracks_on_the_far_side
     finally:
         await sub.close()
         await pub.close()
+
+
+@pytest.mark.parametrize("srtp", [True, False])
+async def test_a_nack_crosses_the_pipe_and_is_answered_from_the_source_cache(srtp: bool) -> None:
+    """The NACK path alone, without aiortc: a packet the pipe consumer
+    counts as sent but the wire loses is NACKed by the far pipe producer
+    and resent from the source producer's cache, with the pipe's numbering."""
+    from media.consumer import Consumer
+    from media.pipe import PipeTransport
+    from media.producer import Producer
+    from tests.media.test_rtp_units import VP8_DELTA, VP8_KEY, rtp
+
+    def producer(pid: str) -> Producer:
+        return Producer(
+            id=pid, participant_id="alice", kind="video", source="camera", mid=f"pipe:{pid}",
+            mime_type="video/VP8", clock_rate=90000, payload_type=96, codec_parameters={},
+            rtx_payload_type=None, nack=True, ext_remap=bytes(range(16)),
+        )
+
+    a = PipeTransport(meeting_id=M, remote_key="B", srtp=srtp)
+    b = PipeTransport(meeting_id=M, remote_key="A", srtp=srtp)
+    try:
+        await a.connect(b.info)
+        await b.connect(a.info)
+        source, far = producer("src"), producer("src")
+        source.ssrc = 1111
+        out = Consumer(id="c", producer=source, participant_id="pipe:B", mid="pipe:src", ssrc=2222, rtx_ssrc=2223)
+        out.configure(96, None, True)
+        source.attach_consumer(out)
+        a.add_consumer(out)
+        b.add_producer(far, ssrc=2222)
+        lost: list[int] = []
+
+        def drop_once(seq: int) -> bool:
+            if out.sync_seq is not None and seq == (out.sync_seq + 3) & 0xFFFF and not lost:
+                lost.append(seq)
+                return True
+            return False
+
+        out.drop_hook = drop_once
+        for i in range(8):
+            source.receive(rtp(100 + i, 1000 * i, VP8_KEY if i == 0 else VP8_DELTA, ssrc=1111), i)
+        await wait_for(lambda: far.packets == 8, 5, "every packet, one of them resent")
+        assert lost and far.nacks_sent >= 1
+        assert out.nacks_received >= 1 and out.retransmissions == 1
+        assert far.cached(lost[0]) is not None  # the hole is filled, in the pipe's numbering
+    finally:
+        a.close()
+        b.close()
