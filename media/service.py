@@ -755,6 +755,8 @@ class MediaService:
         )
         pipe.add_producer(producer, ssrc=piped.ssrc)
         router.add_producer(producer)
+        if not producer.forwarding:
+            pipe.send_floor()  # muted here from the start: the source need not send it
         await self._tracks_changed(meeting_id)
         return TrackInfo(producer.id, producer.participant_id, producer.kind, producer.source)
 

@@ -26,6 +26,9 @@ class Services:
         self.made: list[MediaService] = []
         self.tracks_changed: dict[str, list[str]] = {}
         self.pipes_closed: dict[str, list[tuple[str, str, str]]] = {}
+        # (service name, participant id) -> subscriber that takes server offers
+        self.subscribers: dict[tuple[str, str], Subscriber] = {}
+        self._offers: set[asyncio.Task[None]] = set()
 
     def new(self, name: str, **options) -> MediaService:
         changed = self.tracks_changed.setdefault(name, [])
@@ -37,11 +40,19 @@ class Services:
         async def on_pipe_closed(meeting_id: str, remote_key: str, reason: str) -> None:
             closed.append((meeting_id, remote_key, reason))
 
+        async def on_offer(meeting_id: str, participant_id: str, connection_id: str, sdp: str) -> None:
+            sub = self.subscribers.get((name, participant_id))
+            if sub is not None:  # delivered as the signalling layer would, later
+                task = asyncio.get_running_loop().create_task(sub.apply_offer(sdp))
+                self._offers.add(task)
+                task.add_done_callback(self._offers.discard)
+
         service = MediaService(
             ice_servers=[],
             allow_loopback=True,
             on_tracks_changed=on_tracks_changed,
             on_pipe_closed=on_pipe_closed,
+            on_offer=on_offer,
             **options,
         )
         self.made.append(service)
@@ -467,6 +478,43 @@ async def test_a_nack_crosses_the_pipe_and_is_answered_from_the_source_cache(srt
         assert lost and far.nacks_sent >= 1
         assert out.nacks_received >= 1 and out.retransmissions == 1
         assert far.cached(lost[0]) is not None  # the hole is filled, in the pipe's numbering
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_a_subscriber_to_all_is_offered_tracks_as_they_are_piped_in(services: Services) -> None:
+    a, b = services.new("A"), services.new("B")
+    sub = Subscriber(b, M, "bob")
+    services.subscribers[("B", "bob")] = sub
+    pub = None
+    try:
+        assert await sub.subscribe("all") is None  # nothing on B yet
+        await join(a, "A", b, "B")
+        pub = await publish_av(a)
+        await pipe_tracks(a, "A", b, "B")  # B's router offers them to "all" subscribers
+        await wait_for(decoding([sub], 20, 20), 30, "decoding tracks that arrived through the pipe")
+    finally:
+        await sub.close()
+        if pub is not None:
+            await pub.close()
+
+
+async def test_with_srtp_only_authenticated_packets_keep_a_pipe_alive() -> None:
+    from media.pipe import PipeTransport
+    from tests.media.test_rtp_units import VP8_DELTA, rtp
+
+    a = PipeTransport(meeting_id=M, remote_key="B", srtp=True, keepalive_interval=60, dead_after=60)
+    b = PipeTransport(meeting_id=M, remote_key="A", srtp=True, keepalive_interval=60, dead_after=60)
+    try:
+        await a.connect(b.info)
+        await b.connect(a.info)
+        await wait_for(lambda: a.keepalives_in == 1, 5, "b's first keepalive")
+        heard = a.last_heard
+        b._sock.send(rtp(1, 0, VP8_DELTA))  # right address, no SRTP
+        b._sock.send(bytes([0x80, 201, 0, 1, 0, 0, 0, 1]))  # a bare RR, no SRTCP
+        await wait_for(lambda: a.rejected == 2, 5, "forged packets rejected")
+        assert a.last_heard == heard and a.packets_in == 0 and a.rtcp_in == 1
     finally:
         a.close()
         b.close()
