@@ -153,6 +153,19 @@ class MediaService:
             TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values() if p.id not in piped
         ]
 
+    def wants(self, meeting_id: str) -> set[str] | Literal["all"]:
+        """What this service's own subscribers of the meeting want: "all" if
+        any follows every track, else the union of the track ids they named.
+        Pipes do not count (a pipe is asked for by a subscriber's process)."""
+        wanted: set[str] = set()
+        for (meeting, _connection), peer in self._peers.items():
+            if meeting != meeting_id or peer.gone:
+                continue
+            if peer.want == "all":
+                return "all"
+            wanted |= peer.want
+        return wanted
+
     def consumers(self, meeting_id: str, participant_id: str, *, connection: str | None = None) -> list[dict]:
         """What the connection's receive transport carries, by mid: lets the
         client map each received transceiver to a track id."""
