@@ -23,6 +23,14 @@ class Settings:
     ice_servers: list[dict] = field(default_factory=list)
     # Loopback host candidates for the SFU: on for tests and single-machine demos.
     media_loopback: bool = False
+    # Pipes between the hub's processes (media across processes, with Redis):
+    # the address their UDP sockets bind and announce (127.0.0.1 when all
+    # processes share one machine; this machine's address the others reach,
+    # otherwise), the port range they take ((0, 0): any free port), and
+    # whether they carry SRTP (off only on a trusted network).
+    media_address: str = "127.0.0.1"
+    media_pipe_ports: tuple[int, int] = (0, 0)
+    media_pipe_srtp: bool = True
     public_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
     # Meeting papers: more pages than this is refused as too large.
@@ -62,6 +70,13 @@ class Settings:
                 values[name] = float(env[key])
         if env.get("PLENARY_MEDIA_LOOPBACK") in ("1", "true", "yes"):
             values["media_loopback"] = True
+        if "PLENARY_MEDIA_ADDRESS" in env:
+            values["media_address"] = env["PLENARY_MEDIA_ADDRESS"]
+        if "PLENARY_MEDIA_PIPE_PORTS" in env:
+            low, _, high = env["PLENARY_MEDIA_PIPE_PORTS"].partition("-")
+            values["media_pipe_ports"] = (int(low), int(high or low))
+        if env.get("PLENARY_MEDIA_PIPE_SRTP") in ("0", "false", "no"):
+            values["media_pipe_srtp"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.data_dir = Path(settings.data_dir)
