@@ -31,6 +31,7 @@ from sessions.inquiry.runtime import InquiryRuntime
 from sessions.models import Connection, Participant
 from sessions.roles import Role
 from signaling import memtrace
+from signaling.cascade import Cascade
 from signaling.config import Settings
 from signaling.metrics import Metrics
 from signaling.registry import Caller, Events
@@ -71,6 +72,15 @@ class Hub:
             on_tracks_changed=self._tracks_changed,
             on_active_speaker=self._active_speaker,
             on_offer=self.send_offer,
+            on_pipe_closed=self._pipe_closed,
+            pipe_bind_host=settings.media_address,
+            pipe_ports=settings.media_pipe_ports,
+            pipe_srtp=settings.media_pipe_srtp,
+        )
+        # Media across processes: with Redis, the hub's other processes pipe
+        # their tracks here when our clients want them, and ours there.
+        self.cascade: Cascade | None = (
+            Cascade(self.node_id, settings.redis_url, self.media, self._publish_tracks) if settings.redis_url else None
         )
         self.inquiry = InquiryRuntime(self, self.media.set_audio_allowlist)
         self.turnout = TurnoutPump(self)
@@ -133,9 +143,25 @@ class Hub:
 
     # -- what the SFU tells the meeting ----------------------------------------
 
+    async def tracks(self, meeting_id: str) -> list[dict]:
+        """The meeting's tracks, published on any process of the hub."""
+        if self.cascade is not None:
+            return await self.cascade.tracks(meeting_id)
+        return [t.to_dict() for t in self.media.tracks(meeting_id)]
+
     async def _tracks_changed(self, meeting_id: str) -> None:
-        tracks = [t.to_dict() for t in self.media.tracks(meeting_id)]
-        await self.record(meeting_id, "media:tracks", {"tracks": tracks})
+        # A track piped in or out changes nothing the meeting sees: only
+        # the process where a track is published or unpublished tells.
+        if self.cascade is not None and not await self.cascade.local_tracks_changed(meeting_id):
+            return
+        await self._publish_tracks(meeting_id)
+
+    async def _publish_tracks(self, meeting_id: str) -> None:
+        await self.record(meeting_id, "media:tracks", {"tracks": await self.tracks(meeting_id)})
+
+    async def _pipe_closed(self, meeting_id: str, remote_node: str, reason: str) -> None:
+        if self.cascade is not None:
+            await self.cascade.pipe_closed(meeting_id, remote_node, reason)
 
     async def _active_speaker(self, meeting_id: str, participant_id: str | None) -> None:
         # Volatile and frequent: not a meeting event, so no seq.
@@ -210,6 +236,8 @@ class Hub:
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
         memtrace.start_trimming(self)
         self.inquiry.start()
+        if self.cascade is not None:
+            await self.cascade.start(self.spawn, self.every)
         for feature in self.features:
             for starter in feature.starters:
                 await starter(self)
@@ -248,6 +276,8 @@ class Hub:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.cascade is not None:
+            await self.cascade.close()
         await self.media.close()
         await self.documents.close()
         try:

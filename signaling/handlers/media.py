@@ -67,10 +67,15 @@ async def unpublish(hub: "Hub", caller: Caller, _payload) -> None:
 
 @events.on("media:subscribe", SubscribeIn)
 async def subscribe(hub: "Hub", caller: Caller, payload: SubscribeIn) -> None:
+    if hub.cascade is not None and payload.tracks != "all":
+        # Tracks published through other processes are piped in first.
+        await hub.cascade.ensure(caller.meeting_id, payload.tracks)
     try:
         sdp = await hub.media.subscribe(caller.meeting_id, caller.participant_id, payload.tracks, connection=caller.sid)
     except MediaError as exc:
         raise _as_hub_error(exc) from None
+    if hub.cascade is not None:
+        hub.cascade.reconcile_soon(caller.meeting_id)  # "all" follows tracks of every process
     if sdp is None:
         return  # nothing published yet: the first track brings a media:offer
     await hub.send_offer(caller.meeting_id, caller.participant_id, caller.sid, sdp)
@@ -86,7 +91,7 @@ async def answer(hub: "Hub", caller: Caller, payload: AnswerIn) -> None:
 
 @events.state("tracks")
 async def tracks_section(hub: "Hub", caller: Caller, _session) -> list[dict]:
-    return [t.to_dict() for t in hub.media.tracks(caller.meeting_id)]
+    return await hub.tracks(caller.meeting_id)
 
 
 @events.on_leave
@@ -102,7 +107,7 @@ async def media_section(hub: "Hub", caller: Caller, _session) -> dict:
     (and lost its server-side peer) knows to publish and subscribe afresh.
     `publishing` is the participant's (any connection); `consumers` counts
     this connection's."""
-    mine = [t for t in hub.media.tracks(caller.meeting_id) if t.participant_id == caller.participant_id]
+    mine = [t for t in await hub.tracks(caller.meeting_id) if t["participant_id"] == caller.participant_id]
     return {
         "available": True,
         "publishing": bool(mine),

@@ -1,0 +1,133 @@
+"""Two `plenary serve` processes on one PostgreSQL and one Redis are one hub,
+media included: a participant publishing through one process is seen and
+heard by a participant subscribed through the other, both ways."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from sessions.identity import TokenService
+from tests.conftest import SECRET
+from tests.helpers import EventClient, ServeProcess, wait_until
+from tests.media.media_testkit import MovingVideo, Tone, config
+
+pytestmark = pytest.mark.multiprocess
+
+
+class Side:
+    """One participant's client: Socket.IO plus a sending and a receiving peer connection."""
+
+    def __init__(self, client: EventClient) -> None:
+        self.client = client
+        self.pcs: list[RTCPeerConnection] = []
+        self.frames: dict[str, dict[str, int]] = {}  # participant id of the track -> kind -> frames
+        self.readers: list[asyncio.Task] = []
+
+    async def publish(self) -> None:
+        pc = RTCPeerConnection(config())
+        self.pcs.append(pc)
+        for track in (MovingVideo(), Tone()):
+            pc.addTransceiver(track, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        ack = await self.client.call("media:publish", {"sdp": pc.localDescription.sdp})
+        assert ack["ok"], ack
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=ack["sdp"], type="answer"))
+
+    async def subscribe_all(self) -> None:
+        """Subscribe to everything; answer every offer the hub sends (one per
+        change, as tracks are piped in) for as long as the side lives."""
+        rx = RTCPeerConnection(config())
+        self.pcs.append(rx)
+        owners: dict[str, str] = {}  # receive mid -> participant id
+        rx.on("track", lambda track: self.readers.append(asyncio.ensure_future(self._read(track, rx, owners))))
+        assert (await self.client.call("media:subscribe", {"tracks": "all"}))["ok"]
+
+        async def answer_offers() -> None:
+            answered = 0
+            while True:
+                await self.client.wait_for("media:offer", lambda _o: len(self.client.received["media:offer"]) > answered,
+                                           timeout=3600)
+                offer = self.client.received["media:offer"][answered]
+                answered += 1
+                owners.update({c["mid"]: c["participant_id"] for c in offer["consumers"]})
+                await rx.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+                await rx.setLocalDescription(await rx.createAnswer())
+                await self.client.call("media:answer", {"sdp": rx.localDescription.sdp})
+
+        self.readers.append(asyncio.ensure_future(answer_offers()))
+
+    async def _read(self, track, rx: RTCPeerConnection, owners: dict[str, str]) -> None:
+        mid = next((t.mid for t in rx.getTransceivers() if t.receiver.track is track), None)
+        try:
+            while True:
+                await track.recv()
+                who = owners.get(mid, "?")
+                counts = self.frames.setdefault(who, {"audio": 0, "video": 0})
+                counts[track.kind] += 1
+        except Exception:
+            pass
+
+    def decoded(self, participant_id: str, video: int = 20, audio: int = 20) -> bool:
+        counts = self.frames.get(participant_id, {})
+        return counts.get("video", 0) >= video and counts.get("audio", 0) >= audio
+
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        for pc in self.pcs:
+            await pc.close()
+        await self.client.close()
+
+
+async def test_publisher_and_subscriber_on_different_processes_see_and_hear_each_other(tmp_path, pg_url, redis_url):
+    nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url)
+             for i in (1, 2)]
+    sides: list[Side] = []
+    try:
+        for node in nodes:
+            await node.start()
+        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
+        async with aiohttp.ClientSession(headers=admin) as http:
+            async with http.post(f"{nodes[0].url}/api/meetings", json={"title": "跨进程媒体"}) as resp:
+                mid = (await resp.json())["id"]
+            people = []
+            for name, role in (("区人大主任", "chair"), ("联络站代表", "deputy")):
+                async with http.post(f"{nodes[0].url}/api/meetings/{mid}/participants",
+                                     json={"name": name, "role": role}) as resp:
+                    people.append(await resp.json())
+        chair = Side(await EventClient(nodes[0].url, people[0]["token"]).connect())
+        sides.append(chair)
+        deputy = Side(await EventClient(nodes[1].url, people[1]["token"]).connect())
+        sides.append(deputy)
+
+        # The chair publishes on process 1; process 2's client hears of it.
+        await chair.publish()
+        tracks = await deputy.client.wait_for("media:tracks", lambda m: len(m["tracks"]) == 2, timeout=15)
+        assert {t["participant_id"] for t in tracks["tracks"]} == {people[0]["id"]}
+        sync = await deputy.client.call("state:sync")
+        assert sorted(t["id"] for t in sync["tracks"]) == sorted(t["id"] for t in tracks["tracks"])
+
+        # The deputy on process 2 subscribes and decodes both.
+        await deputy.subscribe_all()
+        await wait_until(lambda: deputy.decoded(people[0]["id"]), timeout=30)
+
+        # And the other way: the deputy publishes, the chair receives.
+        await deputy.publish()
+        await chair.client.wait_for(
+            "media:tracks", lambda m: {t["participant_id"] for t in m["tracks"]} == {p["id"] for p in people},
+            timeout=15)
+        await chair.subscribe_all()
+        await wait_until(lambda: chair.decoded(people[1]["id"]), timeout=30)
+        # Both processes list the same four tracks.
+        one = await chair.client.call("state:sync")
+        two = await deputy.client.call("state:sync")
+        assert len(one["tracks"]) == 4
+        assert sorted(t["id"] for t in one["tracks"]) == sorted(t["id"] for t in two["tracks"])
+    finally:
+        for side in sides:
+            await side.close()
+        for node in nodes:
+            await node.stop()
