@@ -200,3 +200,78 @@ async def test_a_router_made_after_floor_control_starts_with_it(sqlite_hub, clie
         assert router.audio_allowlist == {people["chair"]["id"], people["m1"]["id"]}
     finally:
         aiortc_hooks.disable_loopback_candidates()
+
+
+async def test_floor_control_holds_for_microphones_on_another_process(aiohttp_client, tmp_path, pg_url, redis_url,
+                                                                     clients):
+    """Members publishing through process B, a listener on process A: their
+    audio is piped to A, and A's floor lets through only the chair and the
+    floor holder, as for microphones of its own clients."""
+    from sessions.identity import TokenService
+    from tests.conftest import SECRET, HubUnderTest, make_settings
+    from web.app import create_app
+
+    a, b = [
+        HubUnderTest(await aiohttp_client(create_app(make_settings(tmp_path / name, pg_url, redis_url))),
+                     TokenService(SECRET))
+        for name in ("a", "b")
+    ]
+    mid = await a.meeting()
+    people = {key: await a.participant(mid, key, role) for key, role in (
+        ("chair", "chair"), ("m1", "member"), ("m2", "member"), ("dept", "respondent"), ("listener", "observer"))}
+    ids = {k: p["id"] for k, p in people.items()}
+    conns = {key: await (b if key in ("m1", "m2") else a).connect(p["token"]) for key, p in people.items()}
+    clients.extend(conns.values())
+    publishers = [AudioPublisher(conns[k]) for k in ("chair", "m1", "m2")]
+    listener = Listener(conns["listener"])
+
+    async def command(action, **fields):
+        ack = await conns["chair"].call("inquiry:command", {"action": action, **fields})
+        assert ack["ok"], ack
+
+    try:
+        for publisher in publishers:
+            await publisher.publish()
+        await conns["listener"].wait_for("media:tracks", lambda t: len(t["tracks"]) == 3, timeout=15)
+        await listener.subscribe()
+        everyone = {ids["chair"], ids["m1"], ids["m2"]}
+        # m1 and m2 arrive through the pipe from B: each may bring its own offer.
+        await _answer_offers_until(listener, everyone)
+        await wait_until(lambda: _all_flowing(listener, everyone), timeout=20)
+        assert set(a.hub.media.pipe_consumer_counts(mid)) == set()  # A sends nothing to B: nobody there listens
+        assert len(b.hub.media.pipe_consumer_counts(mid)) == 2  # B pipes m1's and m2's microphones to A
+
+        await command("floor_control", on=True)
+        await command("open_topic", title="跨进程询问", respondents=[ids["dept"]])
+        await command("grant", participant=ids["m1"])
+        window = await heard(listener, steady_on=ids["chair"])
+        assert window[ids["m1"]] > 25 and window[ids["chair"]] >= 50
+        assert window[ids["m2"]] == 0, window
+
+        await command("floor_control", on=False)
+        window = await heard(listener, steady_on=ids["chair"])
+        assert window[ids["m2"]] > 25 and window[ids["m1"]] > 25, window
+    finally:
+        await listener.close()
+        for publisher in publishers:
+            await publisher.pc.close()
+        aiortc_hooks.disable_loopback_candidates()
+
+
+async def _answer_offers_until(listener: Listener, pids: set[str], timeout: float = 20) -> None:
+    """Apply each further media:offer (tracks piped in after the first) until
+    the listener receives a transceiver from every one of `pids`."""
+    answered = 1
+    deadline = asyncio.get_running_loop().time() + timeout
+    while set(listener.owner_of_mid.values()) != pids:
+        remaining = deadline - asyncio.get_running_loop().time()
+        assert remaining > 0, f"offers never covered {pids - set(listener.owner_of_mid.values())}"
+        await listener.client.wait_for(
+            "media:offer", lambda _o: len(listener.client.received["media:offer"]) > answered, timeout=remaining)
+        offer = listener.client.received["media:offer"][answered]
+        answered += 1
+        listener.owner_of_mid.update({c["mid"]: c["participant_id"] for c in offer["consumers"]})
+        await listener.pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await listener.pc.setLocalDescription(await listener.pc.createAnswer())
+        ack = await listener.client.call("media:answer", {"sdp": listener.pc.localDescription.sdp})
+        assert ack["ok"], ack
