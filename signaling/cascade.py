@@ -90,6 +90,8 @@ class Cascade:
         self._asked: dict[tuple[str, str, str], float] = {}
         # Meetings with something here: a router, a pipe, local tracks.
         self._meetings: set[str] = set()
+        # (meeting, node) -> not asked again before then (its pipe just died).
+        self._quiet_until: dict[tuple[str, str], float] = {}
         # meeting -> this node's own tracks as last listed in Redis.
         self._local: dict[str, list[dict]] = {}
         # meeting -> the live nodes whose tracks we last saw listed.
@@ -163,16 +165,20 @@ class Cascade:
                     merged.append(track)
         return merged
 
+    async def _alive(self, nodes: list[str]) -> list[bool]:
+        if not nodes:
+            return []
+        return [flag is not None for flag in await self.redis.mget([_alive_key(n) for n in nodes])]
+
     async def _listing(self, meeting_id: str) -> dict[str, list[dict]]:
         """node -> its tracks, live nodes only."""
         raw = await self.redis.hgetall(_tracks_key(meeting_id))
         if not raw:
             return {}
         nodes = sorted(raw)
-        alive = await self.redis.mget([_alive_key(n) for n in nodes])
         listing = {}
-        for node, flag in zip(nodes, alive):
-            if flag is None:
+        for node, alive in zip(nodes, await self._alive(nodes)):
+            if not alive:
                 continue
             try:
                 listing[node] = [t for t in json.loads(raw[node]) if isinstance(t, dict) and "id" in t]
@@ -214,6 +220,8 @@ class Cascade:
                 have.discard(producer_id)
                 if producer_id in offered:
                     await self._send(node, {"op": "unwant", "meeting": meeting_id, "producers": [producer_id]})
+            if now < self._quiet_until.get((meeting_id, node), 0.0):
+                continue  # its pipe just died: it may be dead too, its heartbeat key will tell
             missing = [
                 p for p in sorted(desired - have)
                 if now - self._asked.get((meeting_id, node, p), -ASK_AGAIN_S) >= ASK_AGAIN_S
@@ -225,6 +233,13 @@ class Cascade:
                 # The node died or has nothing for this meeting any more.
                 for producer_id in self._inbound.pop((m, node)):
                     await self.media.unpipe_producer(meeting_id, node, producer_id)
+        far = [p["remote_key"] for p in self.media.pipes(meeting_id)]
+        for node, alive in zip(far, await self._alive(far)):
+            if not alive:
+                # Its heartbeat key expired: close our end, connected or still
+                # waiting for an answer, without waiting for the pipe's own timeout.
+                await self.media.close_pipe(meeting_id, node)
+                self._forget_pipe(meeting_id, node)
         await self._close_idle_pipes(meeting_id)
         await self._announce_departures(meeting_id, set(listing))
         if not self._inbound_of(meeting_id) and not self._outbound_of(meeting_id) \
@@ -376,6 +391,10 @@ class Cascade:
     async def pipe_closed(self, meeting_id: str, node: str, reason: str) -> None:
         """MediaService's on_pipe_closed: forget it; the next pass re-asks if needed."""
         self._forget_pipe(meeting_id, node)
+        if reason in ("timeout", "goodbye"):
+            # Do not ask the far node again until its heartbeat key has had
+            # time to expire: a dead node is still listed for a few seconds.
+            self._quiet_until[(meeting_id, node)] = time.monotonic() + ALIVE_TTL_S + ALIVE_REFRESH_S
         if reason != "closed":
             log.info("cascade: pipe of %s to node %s ended (%s)", meeting_id, node, reason)
             self.reconcile_soon(meeting_id)

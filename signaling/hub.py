@@ -77,6 +77,7 @@ class Hub:
             pipe_ports=settings.media_pipe_ports,
             pipe_srtp=settings.media_pipe_srtp,
         )
+        self.metrics.watch_media(self.media.stats)
         # Media across processes: with Redis, the hub's other processes pipe
         # their tracks here when our clients want them, and ours there.
         self.cascade: Cascade | None = (

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -36,6 +37,19 @@ class Metrics:
             "plenary_meeting_events_total", "Events appended to meeting logs by this process", ["type"],
             registry=self.registry,
         )
+
+    def watch_media(self, stats: Callable[[], dict]) -> None:
+        """Gauges of this process's SFU, read from its stats when scraped:
+        what an operator watches for leaks, and tests count after a failure."""
+        for key, what in (
+            ("routers", "meeting routers"), ("peers", "client connections with media"),
+            ("transports", "client peer connections"), ("producers", "producers (tracks published or piped in)"),
+            ("consumers", "consumers"), ("pipes", "UDP pipes to other processes"),
+            ("pipe_consumers", "producers sent over pipes, one per far process"),
+            ("pipe_producers", "producers piped in from other processes"),
+        ):
+            gauge = Gauge(f"plenary_media_{key}", f"SFU: {what}, in this process", registry=self.registry)
+            gauge.set_function(lambda key=key: stats().get(key, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

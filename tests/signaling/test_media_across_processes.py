@@ -17,6 +17,29 @@ from tests.media.media_testkit import MovingVideo, Tone, config
 pytestmark = pytest.mark.multiprocess
 
 
+async def media_gauges(url: str) -> dict[str, float]:
+    """The process's plenary_media_* gauges from /metrics."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/metrics") as resp:
+            text = await resp.text()
+    gauges = {}
+    for line in text.splitlines():
+        if line.startswith("plenary_media_"):
+            name, value = line.split()
+            gauges[name.removeprefix("plenary_media_")] = float(value)
+    return gauges
+
+
+async def _gauges_become(url: str, wanted: dict[str, float], timeout: float) -> dict[str, float]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        gauges = await media_gauges(url)
+        if all(gauges.get(k) == v for k, v in wanted.items()):
+            return gauges
+        assert asyncio.get_running_loop().time() < deadline, f"gauges {gauges}, wanted {wanted}"
+        await asyncio.sleep(0.1)
+
+
 class Side:
     """One participant's client: Socket.IO plus a sending and a receiving peer connection."""
 
@@ -126,6 +149,83 @@ async def test_publisher_and_subscriber_on_different_processes_see_and_hear_each
         two = await deputy.client.call("state:sync")
         assert len(one["tracks"]) == 4
         assert sorted(t["id"] for t in one["tracks"]) == sorted(t["id"] for t in two["tracks"])
+    finally:
+        for side in sides:
+            await side.close()
+        for node in nodes:
+            await node.stop()
+
+
+async def test_the_publishers_process_dies_and_it_comes_back_through_another(tmp_path, pg_url, redis_url):
+    """kill -9 of the process a publisher is connected to: the subscriber on
+    another process loses the tracks; the publisher connects through a third
+    process and publishes again, and the subscriber decodes it again. A
+    ballot cast before the death counts once, and the inquiry's timer goes on."""
+    nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url,
+                          env={"PLENARY_NODE_TIMEOUT_S": "4"})
+             for i in (1, 2, 3)]
+    sides: list[Side] = []
+    try:
+        for node in nodes:
+            await node.start()
+        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
+        async with aiohttp.ClientSession(headers=admin) as http:
+            async with http.post(f"{nodes[1].url}/api/meetings", json={"title": "进程故障"}) as resp:
+                mid = (await resp.json())["id"]
+            people = []
+            for name, role in (("街道代表", "member"), ("主任", "chair"), ("交通局", "respondent")):
+                async with http.post(f"{nodes[1].url}/api/meetings/{mid}/participants",
+                                     json={"name": name, "role": role}) as resp:
+                    people.append(await resp.json())
+        member_id = people[0]["id"]
+        publisher = Side(await EventClient(nodes[0].url, people[0]["token"]).connect())
+        sides.append(publisher)
+        chair = Side(await EventClient(nodes[1].url, people[1]["token"]).connect())
+        sides.append(chair)
+
+        await publisher.publish()
+        await chair.subscribe_all()
+        await wait_until(lambda: chair.decoded(member_id), timeout=30)
+        vote = await chair.client.call("vote:open", {"subject": "故障前投票", "secret": True})
+        assert vote["ok"], vote
+        cast = await publisher.client.call("vote:cast", {"vote_id": vote["vote_id"], "choice": "满意",
+                                                          "ballot_id": "before-death-1"})
+        assert cast["ok"], cast
+        for action in ({"action": "open_topic", "title": "故障中的询问", "respondents": [people[2]["id"]]},
+                       {"action": "grant", "participant": member_id}):
+            assert (await chair.client.call("inquiry:command", action))["ok"]
+        timer = (await chair.client.call("state:sync"))["inquiry"]["timer"]
+        seen = len(chair.client.received["media:tracks"])
+        before = await media_gauges(nodes[1].url)
+        assert before["pipes"] == 1 and before["pipe_producers"] == 2
+
+        await nodes[0].stop(kill=True)
+        # The subscriber's process drops the dead process's tracks and tells its clients.
+        gone = await chair.client.wait_for(
+            "media:tracks", lambda m: m["tracks"] == [] and len(chair.client.received["media:tracks"]) > seen,
+            timeout=20)
+        assert gone["tracks"] == []
+        # Its pipe is torn down on the survivor: socket, piped producers and the consumers of them.
+        after = await _gauges_become(nodes[1].url, {"pipes": 0, "pipe_producers": 0,
+                                                    "consumers": before["consumers"] - 2}, timeout=15)
+        assert after["transports"] == before["transports"] and after["peers"] == before["peers"]
+
+        # The publisher comes back through the third process (a client's reconnect).
+        await publisher.client.close()
+        publisher.client = await EventClient(nodes[2].url, people[0]["token"]).connect()
+        again = await publisher.client.call("vote:cast", {"vote_id": vote["vote_id"], "choice": "满意",
+                                                           "ballot_id": "before-death-1"})
+        assert again["ok"] and again["resent"] is True, again
+        frames_before = dict(chair.frames.get(member_id, {}))
+        await publisher.publish()
+        await wait_until(
+            lambda: chair.frames.get(member_id, {}).get("video", 0) >= frames_before.get("video", 0) + 20,
+            timeout=30)
+        result = await chair.client.call("vote:close", {"vote_id": vote["vote_id"]})
+        assert result["ok"] and result["result"]["cast"] == 1, result
+        # The floor and its timer outlived the process.
+        inquiry = (await chair.client.call("state:sync"))["inquiry"]
+        assert inquiry["speaker"] == member_id and inquiry["timer"] == timer
     finally:
         for side in sides:
             await side.close()
