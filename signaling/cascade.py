@@ -39,6 +39,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from media.service import MediaError, MediaService
 
@@ -99,6 +101,9 @@ class Cascade:
         self._piped_in = asyncio.Condition()
         self._pending: dict[str, asyncio.Task] = {}
         self._spawn: Spawn | None = None
+        self._redis_away = False
+        # Meetings whose track list must leave Redis once it answers again.
+        self._withdraw: set[str] = set()
 
     # -- life cycle -----------------------------------------------------------
 
@@ -108,8 +113,27 @@ class Cascade:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(_node_channel(self.node_id), ALL_CHANNEL)
         spawn(self._listen(pubsub), "cascade-listen")
-        every(ALIVE_REFRESH_S, self._refresh_alive, "cascade-alive")
-        every(RECONCILE_S, self._reconcile_all, "cascade-reconcile")
+        every(ALIVE_REFRESH_S, self._while_redis_answers(self._refresh_alive), "cascade-alive")
+        every(RECONCILE_S, self._while_redis_answers(self._reconcile_all), "cascade-reconcile")
+
+    def _while_redis_answers(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """A periodic job that skips its turns while Redis is away, saying so
+        once per outage instead of a traceback a second."""
+
+        async def run() -> None:
+            try:
+                await job()
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if not self._redis_away:
+                    log.warning("cascade: Redis is unavailable (%s); media keeps flowing on the pipes it has",
+                                type(exc).__name__)
+                    self._redis_away = True
+                return
+            if self._redis_away:
+                log.info("cascade: Redis is back")
+                self._redis_away = False
+
+        return run
 
     async def close(self) -> None:
         """Leave cleanly: our tracks drop out of every listing at once."""
@@ -126,6 +150,14 @@ class Cascade:
 
     async def _refresh_alive(self) -> None:
         await self.redis.set(_alive_key(self.node_id), "1", ex=ALIVE_TTL_S)
+        # Our own track lists again: a Redis that restarted empty, or a write
+        # lost while it was away, is mended within one refresh.
+        for meeting_id, tracks in list(self._local.items()):
+            await self.redis.hset(_tracks_key(meeting_id), self.node_id, json.dumps(tracks))
+        for meeting_id in list(self._withdraw):
+            await self.redis.hdel(_tracks_key(meeting_id), self.node_id)
+            await self._notify_tracks(meeting_id)
+            self._withdraw.discard(meeting_id)
 
     # -- what lives where ------------------------------------------------------
 
@@ -140,19 +172,31 @@ class Cascade:
             self._local[meeting_id] = tracks
         else:
             self._local.pop(meeting_id, None)
-        if tracks:
-            await self.redis.hset(_tracks_key(meeting_id), self.node_id, json.dumps(tracks))
-        else:
-            await self.redis.hdel(_tracks_key(meeting_id), self.node_id)
-        await self._notify_tracks(meeting_id)
+        try:
+            if tracks:
+                await self.redis.hset(_tracks_key(meeting_id), self.node_id, json.dumps(tracks))
+            else:
+                await self.redis.hdel(_tracks_key(meeting_id), self.node_id)
+            await self._notify_tracks(meeting_id)
+        except (RedisConnectionError, RedisTimeoutError):
+            # The heartbeat writes the list again once Redis answers; a
+            # removal is mended by the heartbeat key's expiry only if we die,
+            # so remember to withdraw it too.
+            if not tracks:
+                self._withdraw.add(meeting_id)
+            log.warning("cascade: Redis is unavailable; the track list of %s is written when it is back", meeting_id)
         return True
 
     async def _notify_tracks(self, meeting_id: str) -> None:
         await self.redis.publish(ALL_CHANNEL, json.dumps({"op": "tracks", "meeting": meeting_id, "from": self.node_id}))
 
     async def tracks(self, meeting_id: str) -> list[dict]:
-        """The meeting's tracks on every live node, this one's first."""
-        listing = await self._listing(meeting_id)
+        """The meeting's tracks on every live node, this one's first (while
+        Redis is away: those this process has, its own and piped in)."""
+        try:
+            listing = await self._listing(meeting_id)
+        except (RedisConnectionError, RedisTimeoutError):
+            return [t.to_dict() for t in self.media.tracks(meeting_id)]
         local = [t.to_dict() for t in self.media.tracks(meeting_id, local_only=True)]
         seen = {t["id"] for t in local}
         merged = list(local)
