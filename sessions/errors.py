@@ -62,6 +62,67 @@ class StateError(HubError):
     code, status = "state", 409
 
 
+class Unavailable(HubError):
+    """Something the hub depends on (the database) cannot be reached just now:
+    nothing was changed, and the same request may be retried shortly."""
+
+    code, status = "unavailable", 503
+
+
+DATABASE_UNAVAILABLE = "the database is unavailable just now; try again shortly"
+
+
+def unavailable_from(exc: BaseException) -> Unavailable | None:
+    """`Unavailable` when `exc` says the database cannot be reached (refused or
+    dropped connection, server shutting down or starting, a connect or pool
+    timeout), else None. Raised anywhere else, an OSError or a timeout is not
+    the database's, so it is only counted when a database driver raised it."""
+    return Unavailable(DATABASE_UNAVAILABLE) if _is_database_outage(exc) else None
+
+
+_DB_MODULES = ("asyncpg", "sqlalchemy", "aiosqlite")
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    from sqlalchemy import exc as sa
+
+    try:
+        from asyncpg import exceptions as pg
+        outages: tuple[type[BaseException], ...] = (
+            pg.PostgresConnectionError, pg.CannotConnectNowError, pg.AdminShutdownError,
+            pg.CrashShutdownError, pg.TooManyConnectionsError,
+        )
+        pg_interface = pg.InterfaceError
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        outages, pg_interface = (), ()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.TimeoutError):  # no pooled connection came back in time
+            return True
+        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
+            return True
+        if outages and isinstance(current, outages):
+            return True
+        if pg_interface and isinstance(current, pg_interface) and "connection" in str(current) and "closed" in str(current):
+            return True  # "connection is closed", "connection was closed in the middle of operation"
+        if isinstance(current, (OSError, TimeoutError)) and _raised_by_database(current):
+            return True  # refused, reset, unreachable; asyncpg's connect timeout
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.split(".", 1)[0] in _DB_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def format_validation_error(exc) -> str:
     """A pydantic ValidationError as one line that says where and what
     ("page: Input should be a valid integer (got a string)")."""

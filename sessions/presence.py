@@ -7,6 +7,7 @@ after `NODE_TIMEOUT` without anyone cleaning up after it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import directory, events
 from sessions.events import LoggedEvent
-from sessions.models import Connection, Node, utcnow
+from sessions.models import Connection, Node, Participant, utcnow
 
 # How long a silent node's clients still count as online. Operators on a
 # flaky network may raise it; tests lower it to watch a node die quickly.
@@ -28,8 +29,61 @@ async def register_node(session: AsyncSession, node_id: str) -> None:
     await session.flush()
 
 
-async def heartbeat(session: AsyncSession, node_id: str) -> None:
-    await session.execute(update(Node).where(Node.id == node_id).values(heartbeat_at=utcnow()))
+async def heartbeat(session: AsyncSession, node_id: str) -> bool:
+    """Refresh the node's heartbeat; False when its row is gone (another node
+    reaped it while this one could not reach the database)."""
+    result = await session.execute(update(Node).where(Node.id == node_id).values(heartbeat_at=utcnow()))
+    return result.rowcount > 0
+
+
+# (meeting_id, participant_id) of a connection this node holds, by sid.
+Held = Mapping[str, tuple[str, str]]
+
+
+async def restore_node(
+    session: AsyncSession, node_id: str, held_before: Held, held_now: Callable[[], Collection[str]]
+) -> tuple[set[str], set[str]]:
+    """Make the database agree with what a node holds, after it could not
+    reach the database for a while: its node row back if another node reaped
+    it meanwhile, a row for each connection it still holds whose row is gone,
+    and none for a connection that closed while its delete could not run.
+
+    `held_before` is the node's connections taken before this call (each one's
+    row was committed by then); `held_now()` the sids it holds (or is
+    admitting) at the moment it is called, after the rows are read. Returns
+    the sids given rows again and the meetings whose online set changed.
+    """
+    if await session.get(Node, node_id) is None:
+        now = utcnow()
+        session.add(Node(id=node_id, started_at=now, heartbeat_at=now))
+        await session.flush()
+    rows = dict((await session.execute(
+        select(Connection.sid, Connection.meeting_id).where(Connection.node_id == node_id)
+    )).all())
+    now_held = set(held_now())
+    changed: set[str] = set()
+    stale = [sid for sid in rows if sid not in now_held]
+    for chunk in _chunks(stale):
+        await session.execute(delete(Connection).where(Connection.sid.in_(chunk)))
+    changed.update(rows[sid] for sid in stale)
+    missing = {sid: held for sid, held in held_before.items() if sid in now_held and sid not in rows}
+    restored: set[str] = set()
+    if missing:
+        existing: set[str] = set()
+        for chunk in _chunks(sorted({pid for _, pid in missing.values()})):
+            existing.update(await session.scalars(select(Participant.id).where(Participant.id.in_(chunk))))
+        for sid, (meeting_id, participant_id) in missing.items():
+            if participant_id in existing:  # not removed from the meeting meanwhile
+                session.add(Connection(sid=sid, node_id=node_id, meeting_id=meeting_id, participant_id=participant_id))
+                restored.add(sid)
+                changed.add(meeting_id)
+        await session.flush()
+    return restored, changed
+
+
+def _chunks(items: list[str], size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 async def forget_node(session: AsyncSession, node_id: str) -> None:

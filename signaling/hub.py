@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from media.service import MediaService
 from sessions import events, presence
 from sessions.db import Database
+from sessions.errors import unavailable_from
 from sessions.documents.runtime import DocumentsRuntime
 from sessions.events import LoggedEvent
 from sessions.identity import TokenService
@@ -43,6 +45,9 @@ NAMESPACE = "/meeting"
 # Joins come in storms (a hall of 40 at the opening bell); one roster per
 # client per quarter second is plenty.
 ROSTER_DEBOUNCE_S = 0.25
+# While the database cannot be reached, the heartbeat tries this often, so
+# presence is put right within a second or so of its return.
+OUTAGE_RETRY_S = 1.0
 
 
 def meeting_room(meeting_id: str) -> str:
@@ -64,6 +69,10 @@ class Hub:
         self.features: list[Events] = []
         self._tasks: set[asyncio.Task] = set()
         self._debounced: set[str] = set()
+        # Presence bookkeeping across a database outage (see _heartbeat).
+        self._db_lost_at: float | None = None
+        self._presence_stale = False
+        self._reap_after = 0.0
         # The feature runtimes. None of them starts a task or a process
         # before start(): a hub that is made and dropped leaves nothing.
         self.media = MediaService(
@@ -187,13 +196,19 @@ class Hub:
 
     def every(self, interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> asyncio.Task:
         async def loop() -> None:
+            waiting_for_db = False
             while True:
                 try:
                     await job()
+                    waiting_for_db = False
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("periodic job %s failed", name)
+                except Exception as exc:
+                    if unavailable_from(exc) is None:
+                        log.exception("periodic job %s failed", name)
+                    elif not waiting_for_db:  # one line per outage, not one per run
+                        log.warning("periodic job %s: the database is unavailable", name)
+                        waiting_for_db = True
                 await asyncio.sleep(interval_s)
 
         return self.spawn(loop(), name)
@@ -220,7 +235,10 @@ class Hub:
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+            if unavailable_from(task.exception()) is not None:
+                log.warning("task %s failed: the database is unavailable", task.get_name())
+            else:
+                log.error("task %s failed", task.get_name(), exc_info=task.exception())
 
     @property
     def task_count(self) -> int:
@@ -233,7 +251,7 @@ class Hub:
         await self.db.migrate()
         async with self.db.transaction() as tx:
             await presence.register_node(tx, self.node_id)
-        self.every(presence.HEARTBEAT_INTERVAL.total_seconds(), self._heartbeat, "presence-heartbeat")
+        self.spawn(self._heartbeat_loop(), "presence-heartbeat")
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
         memtrace.start_trimming(self)
         self.inquiry.start()
@@ -243,17 +261,75 @@ class Hub:
             for starter in feature.starters:
                 await starter(self)
 
+    # -- presence heartbeat -----------------------------------------------------
+
+    def presence_stale(self) -> None:
+        """A presence write failed (the database was away): the next heartbeat
+        that reaches the database makes the rows agree with this process."""
+        self._presence_stale = True
+
+    async def _heartbeat_loop(self) -> None:
+        interval = presence.HEARTBEAT_INTERVAL.total_seconds()
+        while True:
+            try:
+                await self._heartbeat()
+                delay = interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._presence_stale = True
+                if unavailable_from(exc) is None:
+                    log.exception("presence heartbeat failed")
+                elif self._db_lost_at is None:
+                    log.warning("the database is unavailable (%s); node %s keeps its %d connections and retries "
+                                "every %.0f s", type(exc).__name__, self.node_id, len(self._held()), OUTAGE_RETRY_S)
+                if self._db_lost_at is None:
+                    self._db_lost_at = time.monotonic()
+                delay = min(interval, OUTAGE_RETRY_S)
+            await asyncio.sleep(delay)
+
+    def _namespace(self) -> Any:
+        return self.sio.namespace_handlers.get(NAMESPACE)
+
+    def _held(self) -> dict[str, tuple[str, str]]:
+        ns = self._namespace()
+        return ns.held() if ns is not None else {}
+
+    def _held_sids(self) -> set[str]:
+        ns = self._namespace()
+        return ns.held_sids() if ns is not None else set()
+
     async def _heartbeat(self) -> None:
+        recovering = self._db_lost_at is not None
+        if recovering:
+            # Every node's heartbeat stopped with the database: give the others
+            # a full timeout to beat again before counting any of them dead.
+            self._reap_after = time.monotonic() + presence.NODE_TIMEOUT.total_seconds()
+        restore = self._presence_stale
+        restored: set[str] = set()
+        changed: set[str] = set()
+        held_before = self._held()
         async with self.db.transaction() as tx:
-            await presence.heartbeat(tx, self.node_id)
-            lost = await presence.reap_dead_nodes(tx)
+            alive = await presence.heartbeat(tx, self.node_id)
+            if not alive or restore:
+                # Reaped by another node while this one could not reach the
+                # database, or a presence write failed meanwhile.
+                restored, changed = await presence.restore_node(tx, self.node_id, held_before, self._held_sids)
+            reaped = await presence.reap_dead_nodes(tx) if time.monotonic() >= self._reap_after else []
             live = await presence.live_meeting_ids(tx)
+        self._presence_stale = bool(restored - self._held_sids())  # closed while we wrote its row back
+        if recovering:
+            log.info("the database is back after %.1f s; node %s %s", time.monotonic() - self._db_lost_at,
+                     self.node_id, "re-registered with %d connections" % len(restored) if not alive else "kept its row")
+            self._db_lost_at = None
+        elif not alive:
+            log.warning("node %s had been reaped; re-registered with %d connections", self.node_id, len(restored))
         self.metrics.live_meetings.set(len(live))
-        if lost:
+        if reaped:
             # A node died: its clients went offline, and nobody ran their leave hooks.
-            await self._run_lost_hooks(lost)
-            for meeting_id in {c.meeting_id for c in lost}:
-                self.request_roster(meeting_id)
+            await self._run_lost_hooks(reaped)
+        for meeting_id in changed | {c.meeting_id for c in reaped}:
+            self.request_roster(meeting_id)
 
     async def _run_lost_hooks(self, lost: list[Connection]) -> None:
         async with self.db.read() as session:

@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 import signaling.handlers
 from sessions import directory, presence
-from sessions.errors import HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error
+from sessions.errors import (
+    HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error, unavailable_from,
+)
 from sessions.roles import Role
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
@@ -34,10 +36,105 @@ PING_INTERVAL_S = 5.0
 PING_TIMEOUT_S = 5.0
 
 
+# Redis: seconds to connect, and for a publish to answer; while Redis is away
+# the subscriber tries again this often (python-socketio doubles its wait up
+# to 60 s, so broadcasts between processes stayed off for up to a minute
+# after Redis came back).
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_PUBLISH_TIMEOUT_S = 2.0
+REDIS_RETRY_S = 0.5
+
+
+class HubRedisManager(socketio.AsyncRedisManager):
+    """python-socketio's Redis manager, made to ride out a Redis restart.
+
+    The subscriber reconnects and subscribes again every REDIS_RETRY_S while
+    Redis is away (one warning when it goes, one line when it is back), and
+    publishing has a client of its own with bounded waits: while Redis is
+    away an emit still reaches this process's clients (python-socketio
+    delivers locally before it publishes) and the publish fails in
+    milliseconds instead of holding the handler that emitted. What other
+    processes would have received meanwhile is lost (Redis pub/sub keeps
+    nothing); their clients see a gap in `seq` and ask for `state:sync`.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._publisher: Any = None
+        self._subscriber: Any = None
+        self._publish_failing = False
+
+    def _client(self, **options: Any) -> Any:
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return self._get_redis_module().Redis.from_url(
+            self.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_keepalive=True,
+            retry=Retry(NoBackoff(), 1), **options,
+        )
+
+    async def _publish(self, data: Any) -> Any:
+        message = self.json.dumps(data)
+        for attempt in (1, 2):
+            try:
+                if self._publisher is None:
+                    self._publisher = self._client(socket_timeout=REDIS_PUBLISH_TIMEOUT_S)
+                result = await self._publisher.publish(self.channel, message)
+            except Exception as exc:
+                old, self._publisher = self._publisher, None
+                await _close_quietly(old)
+                if attempt == 2:
+                    if not self._publish_failing:
+                        log.warning("cannot publish to Redis (%s): until it is back, broadcasts reach only "
+                                    "this process's clients", type(exc).__name__)
+                    self._publish_failing = True
+                continue
+            if self._publish_failing:
+                log.info("publishing to Redis again")
+                self._publish_failing = False
+            return result
+        return None
+
+    async def _redis_listen_with_retries(self):  # type: ignore[override]
+        lost_at: float | None = None
+        while True:
+            try:
+                if self._subscriber is None:
+                    # No read timeout: the channel may be quiet for hours.
+                    self._subscriber = self._client(socket_timeout=None)
+                    self.pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
+                    await self.pubsub.subscribe(self.channel)
+                    if lost_at is not None:
+                        log.info("Redis is back after %.1f s: broadcasts between processes resume",
+                                 time.monotonic() - lost_at)
+                        lost_at = None
+                async for message in self.pubsub.listen():
+                    yield message
+                raise ConnectionError("the Redis subscription ended")
+            except Exception as exc:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("lost the Redis subscription (%s): retrying every %.1f s", type(exc).__name__,
+                                REDIS_RETRY_S)
+                subscriber, pubsub, self._subscriber = self._subscriber, self.pubsub, None
+                await _close_quietly(pubsub)
+                await _close_quietly(subscriber)
+                await asyncio.sleep(REDIS_RETRY_S)
+
+
+async def _close_quietly(client: Any) -> None:
+    if client is None:
+        return
+    try:
+        await client.aclose()
+    except Exception:
+        pass
+
+
 def create_sio(
     redis_url: str | None, ping_interval_s: float = PING_INTERVAL_S, ping_timeout_s: float = PING_TIMEOUT_S
 ) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    manager = HubRedisManager(redis_url) if redis_url else None
     # WireServer: undecodable or oversized packets are answered on their ack
     # id (see signaling/wire.py for the limits and what happens to the rest).
     return WireServer(
@@ -92,6 +189,9 @@ class MeetingNamespace(socketio.AsyncNamespace):
             self.specs.update(feature.specs)
         self._callers: dict[str, Caller] = {}
         self._buckets: dict[str, _Bucket] = {}
+        # Sids being admitted: their presence row may be written before they
+        # become callers (the heartbeat's restore must not drop such a row).
+        self._joining: set[str] = set()
 
     async def trigger_event(self, event: str | WireError, *args: Any) -> Any:
         if isinstance(event, WireError):
@@ -103,12 +203,33 @@ class MeetingNamespace(socketio.AsyncNamespace):
         sid, *rest = args
         return await self.dispatch(sid, event, rest[0] if rest else None)
 
+    def held(self) -> dict[str, tuple[str, str]]:
+        """The connections this process holds: sid → (meeting_id, participant_id)."""
+        return {sid: (c.meeting_id, c.participant_id) for sid, c in self._callers.items()}
+
+    def held_sids(self) -> set[str]:
+        """Sids held or being admitted right now."""
+        return set(self._callers) | self._joining
+
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        self._joining.add(sid)
+        try:
+            await self._connect(sid, environ, auth)
+        finally:
+            self._joining.discard(sid)
+
+    async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         try:
             await self._admit(sid, auth)
         except socketio.exceptions.ConnectionRefusedError:
             raise  # python-socketio undoes a refused join itself
         except BaseException as exc:
+            down = unavailable_from(exc) if isinstance(exc, Exception) else None
+            if down is not None:
+                # The database is away: refuse with why; the client retries.
+                await asyncio.shield(self._abandon_join(sid))
+                log.warning("join %s refused: the database is unavailable", sid)
+                raise socketio.exceptions.ConnectionRefusedError(down.message) from None
             # A join cancelled (its client left mid-join: Engine.IO cancels
             # the handler, and python-socketio calls no disconnect handler for
             # a connection still joining) or failed is undone by nobody: its
@@ -143,8 +264,11 @@ class MeetingNamespace(socketio.AsyncNamespace):
         try:
             async with self.hub.db.transaction() as tx:
                 await presence.disconnect(tx, sid)
-        except Exception:
-            log.exception("could not drop the presence row of abandoned join %s", sid)
+        except Exception as exc:
+            # The heartbeat drops the row once the database answers again.
+            self.hub.presence_stale()
+            if unavailable_from(exc) is None:
+                log.exception("could not drop the presence row of abandoned join %s", sid)
 
     async def _admit(self, sid: str, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -188,10 +312,15 @@ class MeetingNamespace(socketio.AsyncNamespace):
         try:
             async with self.hub.db.transaction() as tx:
                 await presence.disconnect(tx, sid)
-        except Exception:
+        except Exception as exc:
             # The leave hooks run anyway: a media peer left behind holds
             # sockets, a thread's buffers and memory for the rest of the day.
-            log.exception("could not drop the presence row of %s", sid)
+            # The row goes at the heartbeat after the database answers again.
+            self.hub.presence_stale()
+            if unavailable_from(exc) is None:
+                log.exception("could not drop the presence row of %s", sid)
+            else:
+                log.warning("could not drop the presence row of %s: the database is unavailable", sid)
         for feature in self.features:
             for hook in feature.leave_hooks:
                 try:
@@ -239,7 +368,13 @@ class MeetingNamespace(socketio.AsyncNamespace):
         except HubError as exc:
             metrics.labels(event, exc.code).inc()
             return _refuse(exc)
-        except Exception:
+        except Exception as exc:
+            down = unavailable_from(exc)
+            if down is not None:
+                # One line, no traceback: the outage is logged by the heartbeat.
+                log.warning("event %s from %s: the database is unavailable", event, caller.participant_id)
+                metrics.labels(event, down.code).inc()
+                return _refuse(down)
             log.exception("event %s from %s failed", event, caller.participant_id)
             metrics.labels(event, "internal").inc()
             return {"ok": False, "error": {"code": "internal", "message": "the hub could not handle this event"}}

@@ -152,3 +152,220 @@ class ServeProcess:
                 await self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+
+
+# -- additions for the workers and outage tests ---------------------------------
+
+
+class ReconnectingClient(EventClient):
+    """An EventClient that reconnects by itself, as the browser client does
+    (python-socketio's own reconnection), and records each (re)connection."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token)
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
+        self.sio.on("*", self._record, namespace=NS)
+        self.connects: list[float] = []
+        self.disconnects: list[float] = []
+        self.sio.on("connect", self._on_connect, namespace=NS)
+        self.sio.on("disconnect", self._on_disconnect, namespace=NS)
+
+    async def _on_connect(self) -> None:
+        self.connects.append(time.monotonic())
+        self._changed.set()
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self.disconnects.append(time.monotonic())
+        self._changed.set()
+
+    @property
+    def sid(self) -> str | None:
+        return self.sio.get_sid(NS)
+
+    async def wait_connects(self, count: int, timeout: float = 10) -> float:
+        """Wait until the client has connected `count` times; the last time."""
+        deadline = time.monotonic() + timeout
+        while len(self.connects) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"connected {len(self.connects)} times, not {count}, within {timeout}s")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+        return self.connects[count - 1]
+
+
+class SupervisedServe(ServeProcess):
+    """`plenary serve --workers N`: the supervising parent and its workers on one port."""
+
+    def __init__(self, *, workers: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.workers = workers
+
+    async def start(self, timeout: float = 60) -> "SupervisedServe":
+        import os
+        import sys
+
+        args = [sys.executable, "-m", "web.cli", "serve", "--workers", str(self.workers), "--port", str(self.port),
+                "--data-dir", str(self.data_dir)]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        if self.redis_url:
+            args += ["--redis", self.redis_url]
+        env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1", **self.extra_env}
+        self.log = open(f"{self.data_dir}.log", "wb")
+        self.proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=self.log, stderr=self.log)
+        await wait_until(lambda: self._nodes_or_exit(), timeout=timeout, interval=0.1)
+        return self
+
+    async def _nodes_or_exit(self) -> bool:
+        if self.proc.returncode is not None:
+            raise RuntimeError(f"plenary serve --workers exited with {self.proc.returncode}; see {self.log.name}")
+        return len(await self.nodes()) >= self.workers
+
+    async def nodes(self, probes: int = 24) -> dict[str, int]:
+        """The workers answering on the port right now, node id → pid, from
+        `GET /healthz` over fresh connections (the kernel spreads them)."""
+        import aiohttp
+
+        found: dict[str, int] = {}
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            for _ in range(probes):
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200 and "X-Plenary-Node" in resp.headers:
+                            found[resp.headers["X-Plenary-Node"]] = int(resp.headers["X-Plenary-Pid"])
+                except aiohttp.ClientError:
+                    pass
+        return found
+
+
+def _run_checked(*argv: str) -> str:
+    import subprocess
+
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr or done.stdout}")
+    return done.stdout
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of a test's own (initdb + pg_ctl in a temp dir, on a
+    free port), which the test may stop and start: never the shared one.
+    As root, it runs as the `postgres` user (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        import glob
+        import os
+        import shutil
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+        if not bins:
+            raise FileNotFoundError("no /usr/lib/postgresql/*/bin/pg_ctl")
+        self.bin = os.path.dirname(bins[-1])
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="plenary-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chmod(self.dir, 0o755)
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+            self.as_user = [shutil.which("runuser") or "/sbin/runuser", "-u", "postgres", "--"]
+
+    def url(self, database: str = "postgres", driver: str = "postgresql+asyncpg") -> str:
+        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _pg(self, tool: str, *args: str) -> str:
+        import os
+
+        return _run_checked(*self.as_user, os.path.join(self.bin, tool), *args)
+
+    async def init(self) -> "PrivatePostgres":
+        await asyncio.to_thread(self._pg, "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                "--no-sync")
+        return await self.start()
+
+    async def start(self) -> "PrivatePostgres":
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        await asyncio.to_thread(self._pg, "pg_ctl", "-D", self.data, "-l", f"{self.dir}/log", "-w", "-t", "60",
+                                "-o", options, "start")
+        return self
+
+    async def stop(self) -> None:
+        """Stop it now (fast shutdown: open sessions are cut off, their
+        transactions roll back)."""
+        await asyncio.to_thread(self._pg, "pg_ctl", "-D", self.data, "-w", "-t", "60", "-m", "fast", "stop")
+
+    async def create_database(self, name: str) -> str:
+        import asyncpg
+
+        admin = await asyncpg.connect(self.url(driver="postgresql"))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        return self.url(name)
+
+    async def destroy(self) -> None:
+        import os
+        import shutil
+
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            try:
+                await asyncio.to_thread(self._pg, "pg_ctl", "-D", self.data, "-w", "-m", "immediate", "stop")
+            except RuntimeError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of a test's own (`--save ''`, on a free port), which the
+    test may stop and start on the same port: never the shared one."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise FileNotFoundError("no redis-server on PATH")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 30) -> "PrivateRedis":
+        import redis.asyncio as aioredis
+
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+
+        async def answers() -> bool:
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            client = aioredis.from_url(self.url, socket_connect_timeout=1)
+            try:
+                return bool(await client.ping())
+            except Exception:
+                return False
+            finally:
+                await client.aclose()
+
+        await wait_until(answers, timeout=timeout, interval=0.05)
+        return self
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()

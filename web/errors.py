@@ -8,19 +8,32 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from sessions.errors import HubError, Invalid, NotFound, TooLarge, format_validation_error, from_database_error
+from sessions.errors import (
+    HubError, Invalid, NotFound, TooLarge, Unavailable, format_validation_error, from_database_error, unavailable_from,
+)
 from sessions.text import flaw, id_flaw
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "invalid",
-               409: "conflict", 413: "too_large", 429: "rate_limited"}
+               409: "conflict", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
+# What a 503 `unavailable` asks a client to wait before it retries.
+RETRY_AFTER_S = 5
 
 JSON_TYPE = "application/json"
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    response = web.json_response({"error": {"code": code, "message": message}}, status=status)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _unavailable(request: web.Request, down: Unavailable) -> web.Response:
+    # One line, no traceback: the outage is logged by the hub's heartbeat.
+    log.warning("%s %s: the database is unavailable", request.method, request.path)
+    return error_response(down.status, down.code, down.message)
 
 
 @web.middleware
@@ -36,6 +49,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             raise
         return error_response(exc.status, _HTTP_CODES.get(exc.status, "invalid"), exc.reason)
     except SQLAlchemyError as exc:
+        down = unavailable_from(exc)
+        if down is not None:
+            return _unavailable(request, down)
         refusal = from_database_error(exc)
         if refusal is None:
             log.exception("%s %s failed", request.method, request.path)
@@ -44,7 +60,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         log.warning("%s %s: the database refused its input (%s)", request.method, request.path,
                     type(getattr(exc, "orig", None) or exc).__name__)
         return error_response(refusal.status, refusal.code, refusal.message)
-    except Exception:
+    except Exception as exc:
+        down = unavailable_from(exc)
+        if down is not None:
+            return _unavailable(request, down)
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal", "the hub could not handle this request")
 
