@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--db", default=None, help="database URL, e.g. postgresql+asyncpg://… (default: SQLite in the data dir)")
     serve.add_argument("--redis", default=None, help="redis://… to join several processes into one hub")
     serve.add_argument("--demo", action="store_true", help="seed a city-wide demo meeting and print join links")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="hub processes sharing the port (SO_REUSEPORT), supervised and restarted by this one; more than 1 "
+             "needs --db (PostgreSQL) and --redis. Default 1: media (the SFU) does not cross processes yet, so "
+             "two clients on different workers would not see or hear each other; once it does, the default "
+             "becomes one per core when --db and --redis are given",
+    )
 
     token = commands.add_parser("admin-token", help="print a fresh admin token")
     token.add_argument("--data-dir", type=Path, default=None)
@@ -46,17 +54,55 @@ def main(argv: list[str] | None = None) -> int:
 
         print(TokenService(settings.signing_secret()).admin_token())
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return serve(settings, demo=args.demo)
+    from web import workers
+
+    label = workers.worker_label()
+    prefix = f"worker {label.split('/')[0]} " if label else ""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s")
+    refusal = workers.refusal(args.workers, settings.db_url, settings.redis_url)
+    if refusal:
+        print(f"plenary serve: {refusal}", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        return supervise(args, settings)
+    return serve(settings, demo=args.demo, reuse_port=label is not None)
 
 
-def serve(settings: Settings, *, demo: bool) -> int:
+def supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `args.workers` hub processes on one port (web/workers.py)."""
+    from web.workers import Supervisor
+
+    settings.signing_secret()  # made once here when absent, not raced by the workers
+
+    def argv_of(index: int, generation: int) -> list[str]:
+        argv = [sys.executable, "-m", "web.cli", "serve", "--workers", "1", "--host", settings.host,
+                "--port", str(settings.port), "--data-dir", str(settings.data_dir)]
+        if args.db:
+            argv += ["--db", args.db]
+        if args.redis:
+            argv += ["--redis", args.redis]
+        if args.demo and index == 0 and generation == 1:
+            argv.append("--demo")  # seeded once, by one worker
+        return argv
+
+    print(f"Plenary serving on {settings.base_url} with {args.workers} workers "
+          f"(data: {settings.data_dir.resolve()})", flush=True)
+    return Supervisor(args.workers, argv_of).run()
+
+
+def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> int:
+    """One hub process; `reuse_port` when it is one of `--workers` (the
+    port is shared with its siblings)."""
     from signaling.memtrace import limit_malloc_arenas
+    from web import workers
     from web.app import HUB_KEY, create_app
 
     limit_malloc_arenas()
+    if reuse_port:
+        workers.die_with_parent()
 
     app = create_app(settings)
+    app.on_response_prepare.append(_identify_node)
     if demo:
         async def seed(app: web.Application) -> None:
             from sessions.demo import print_links, seed_demo
@@ -70,9 +116,30 @@ def serve(settings: Settings, *, demo: bool) -> int:
 
         app.on_startup.append(seed)
     app.on_startup.append(_freeze_startup_objects)
-    print(f"Plenary serving on {settings.base_url} (data: {settings.data_dir.resolve()})", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    if reuse_port:
+        app.on_startup.append(_tell_parent_ready)
+        print(f"Plenary worker {workers.worker_label()} (pid {os.getpid()}) serving on {settings.base_url}", flush=True)
+    else:
+        print(f"Plenary serving on {settings.base_url} (data: {settings.data_dir.resolve()})", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, reuse_port=reuse_port or None)
     return 0
+
+
+async def _identify_node(request: web.Request, response: web.StreamResponse) -> None:
+    """`GET /healthz` names the process that answered (X-Plenary-Node: its
+    node id, as in the presence tables; X-Plenary-Pid), so an operator or a
+    test can tell the workers behind one port apart."""
+    if request.path == "/healthz":
+        from web.app import HUB_KEY
+
+        response.headers["X-Plenary-Node"] = request.app[HUB_KEY].node_id
+        response.headers["X-Plenary-Pid"] = str(os.getpid())
+
+
+async def _tell_parent_ready(app: web.Application) -> None:
+    from web import workers
+
+    workers.tell_parent_ready()
 
 
 async def _freeze_startup_objects(app: web.Application) -> None:
