@@ -52,8 +52,10 @@ class HubRedisManager(socketio.AsyncRedisManager):
     Redis is away (one warning when it goes, one line when it is back), and
     publishing has a client of its own with bounded waits: while Redis is
     away an emit still reaches this process's clients (python-socketio
-    delivers locally before it publishes) and the publish fails in
-    milliseconds instead of holding the handler that emitted. What other
+    delivers locally before it publishes) and the publish fails at once
+    (refused) or within the connect and publish timeouts (unreachable), and
+    after a failure emits skip publishing for REDIS_RETRY_S, so no handler
+    that emits is held long. What other
     processes would have received meanwhile is lost (Redis pub/sub keeps
     nothing); their clients see a gap in `seq` and ask for `state:sync`.
     """
@@ -63,6 +65,7 @@ class HubRedisManager(socketio.AsyncRedisManager):
         self._publisher: Any = None
         self._subscriber: Any = None
         self._publish_failing = False
+        self._publish_failed_at = 0.0
 
     def _client(self, **options: Any) -> Any:
         from redis.asyncio.retry import Retry
@@ -74,6 +77,8 @@ class HubRedisManager(socketio.AsyncRedisManager):
         )
 
     async def _publish(self, data: Any) -> Any:
+        if self._publish_failing and time.monotonic() - self._publish_failed_at < REDIS_RETRY_S:
+            return None  # Redis just failed: do not make every emit wait for it again
         message = self.json.dumps(data)
         for attempt in (1, 2):
             try:
@@ -88,6 +93,7 @@ class HubRedisManager(socketio.AsyncRedisManager):
                         log.warning("cannot publish to Redis (%s): until it is back, broadcasts reach only "
                                     "this process's clients", type(exc).__name__)
                     self._publish_failing = True
+                    self._publish_failed_at = time.monotonic()
                 continue
             if self._publish_failing:
                 log.info("publishing to Redis again")
