@@ -35,7 +35,7 @@ def start_node(data_dir: Path, secret: str, db_url: str | None, redis_url: str |
     env = {**os.environ, "PLENARY_SECRET": secret}
     # PLENARY_BENCH_PROFILE=1 writes a cProfile of each node into its data dir.
     profile = ["-m", "cProfile", "-o", str(data_dir / "serve.prof")] if os.environ.get("PLENARY_BENCH_PROFILE") else []
-    args = [sys.executable, *profile, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    args = [sys.executable, *profile, "-m", "web.cli", "serve", "--workers", "1", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(data_dir)]
     if db_url:
         args += ["--db", db_url]

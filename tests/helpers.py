@@ -119,7 +119,9 @@ class ServeProcess:
 
         import aiohttp
 
-        args = [sys.executable, "-m", "web.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        # One process each: a test that wants N starts N (or uses SupervisedServe).
+        args = [sys.executable, "-m", "web.cli", "serve", "--workers", "1", "--port", str(self.port),
+                "--data-dir", str(self.data_dir)]
         if self.db_url:
             args += ["--db", self.db_url]
         if self.redis_url:

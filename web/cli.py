@@ -24,11 +24,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--redis", default=None, help="redis://… to join several processes into one hub")
     serve.add_argument("--demo", action="store_true", help="seed a city-wide demo meeting and print join links")
     serve.add_argument(
-        "--workers", type=int, default=1, metavar="N",
+        "--workers", type=int, default=None, metavar="N",
         help="hub processes sharing the port (SO_REUSEPORT), supervised and restarted by this one; more than 1 "
-             "needs --db (PostgreSQL) and --redis. Default 1: media (the SFU) does not cross processes yet, so "
-             "two clients on different workers would not see or hear each other; once it does, the default "
-             "becomes one per core when --db and --redis are given",
+             "needs --db (PostgreSQL) and --redis. Default: one per core when --db and --redis are given "
+             "(media crosses between them over UDP pipes), else 1",
     )
 
     token = commands.add_parser("admin-token", help="print a fresh admin token")
@@ -46,6 +45,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+def default_workers(settings: Settings) -> int:
+    """One process per core for a hub on PostgreSQL and Redis (what several
+    processes need to be one hub); one on the embedded default."""
+    shared = settings.db_url is not None and not settings.db_url.startswith("sqlite") and settings.redis_url
+    return max(1, os.cpu_count() or 1) if shared else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     settings = settings_from(args)
@@ -59,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     label = workers.worker_label()
     prefix = f"worker {label.split('/')[0]} " if label else ""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s")
+    if args.workers is None:
+        args.workers = default_workers(settings)
     refusal = workers.refusal(args.workers, settings.db_url, settings.redis_url)
     if refusal:
         print(f"plenary serve: {refusal}", file=sys.stderr)

@@ -205,3 +205,16 @@ async def _node_gone(dsn: str, node: str) -> bool:
 async def _replaced(serve: SupervisedServe, dead: str) -> bool:
     nodes = await serve.nodes()
     return len(nodes) == 2 and dead not in nodes
+
+
+def test_the_default_is_one_worker_per_core_on_postgresql_and_redis():
+    import os
+
+    from signaling.config import Settings
+    from web.cli import default_workers
+
+    pg, redis = "postgresql+asyncpg://u@127.0.0.1/p", "redis://127.0.0.1:6379/0"
+    assert default_workers(Settings(db_url=pg, redis_url=redis)) == max(1, os.cpu_count() or 1)
+    assert default_workers(Settings(db_url=pg)) == 1
+    assert default_workers(Settings(redis_url=redis)) == 1
+    assert default_workers(Settings(db_url="sqlite+aiosqlite:///x.db", redis_url=redis)) == 1
