@@ -17,6 +17,19 @@ from tests.media.media_testkit import MovingVideo, Tone, config
 pytestmark = pytest.mark.multiprocess
 
 
+async def meeting_over_rest(url: str, title: str, roles: list[tuple[str, str]]) -> list[dict]:
+    """A meeting and its participants, made by the admin over REST on one process."""
+    admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
+    async with aiohttp.ClientSession(headers=admin) as http:
+        async with http.post(f"{url}/api/meetings", json={"title": title}) as resp:
+            mid = (await resp.json())["id"]
+        people = []
+        for name, role in roles:
+            async with http.post(f"{url}/api/meetings/{mid}/participants", json={"name": name, "role": role}) as resp:
+                people.append(await resp.json())
+    return people
+
+
 async def media_gauges(url: str) -> dict[str, float]:
     """The process's plenary_media_* gauges from /metrics."""
     async with aiohttp.ClientSession() as http:
@@ -112,15 +125,7 @@ async def test_publisher_and_subscriber_on_different_processes_see_and_hear_each
     try:
         for node in nodes:
             await node.start()
-        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
-        async with aiohttp.ClientSession(headers=admin) as http:
-            async with http.post(f"{nodes[0].url}/api/meetings", json={"title": "跨进程媒体"}) as resp:
-                mid = (await resp.json())["id"]
-            people = []
-            for name, role in (("区人大主任", "chair"), ("联络站代表", "deputy")):
-                async with http.post(f"{nodes[0].url}/api/meetings/{mid}/participants",
-                                     json={"name": name, "role": role}) as resp:
-                    people.append(await resp.json())
+        people = await meeting_over_rest(nodes[0].url, "跨进程媒体", [("区人大主任", "chair"), ("联络站代表", "deputy")])
         chair = Side(await EventClient(nodes[0].url, people[0]["token"]).connect())
         sides.append(chair)
         deputy = Side(await EventClient(nodes[1].url, people[1]["token"]).connect())
@@ -168,15 +173,8 @@ async def test_the_publishers_process_dies_and_it_comes_back_through_another(tmp
     try:
         for node in nodes:
             await node.start()
-        admin = {"Authorization": f"Bearer {TokenService(SECRET).admin_token()}"}
-        async with aiohttp.ClientSession(headers=admin) as http:
-            async with http.post(f"{nodes[1].url}/api/meetings", json={"title": "进程故障"}) as resp:
-                mid = (await resp.json())["id"]
-            people = []
-            for name, role in (("街道代表", "member"), ("主任", "chair"), ("交通局", "respondent")):
-                async with http.post(f"{nodes[1].url}/api/meetings/{mid}/participants",
-                                     json={"name": name, "role": role}) as resp:
-                    people.append(await resp.json())
+        people = await meeting_over_rest(nodes[1].url, "进程故障",
+                                         [("街道代表", "member"), ("主任", "chair"), ("交通局", "respondent")])
         member_id = people[0]["id"]
         publisher = Side(await EventClient(nodes[0].url, people[0]["token"]).connect())
         sides.append(publisher)
