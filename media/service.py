@@ -109,7 +109,7 @@ class MediaService:
         self._pipes: dict[tuple[str, str], PipeTransport] = {}  # (meeting id, remote key) -> pipe
         if pipe_bind_host in ("0.0.0.0", "::", "") and not pipe_announced_host:
             # The far end cannot send to a wildcard: say which address reaches us.
-            raise ValueError("pipes bound to a wildcard address need pipe_announced_host (PLENARY_MEDIA_ADDRESS)")
+            raise ValueError("pipes bound to a wildcard address need pipe_announced_host (PLENARY_MEDIA_ANNOUNCED_ADDRESS)")
         self._pipe_options = {
             "bind_host": pipe_bind_host,
             "announced_host": pipe_announced_host,

@@ -29,6 +29,11 @@ class Settings:
     # otherwise), the port range they take ((0, 0): any free port), and
     # whether they carry SRTP (off only on a trusted network).
     media_address: str = "127.0.0.1"
+    # What the other processes send to, when it is not the bound address
+    # (binding 0.0.0.0 behind NAT or on several interfaces needs it).
+    media_announced_address: str | None = None
+    # A pipe silent this long is dead (its far process crashed or is cut off).
+    media_pipe_timeout_s: float = 5.0
     media_pipe_ports: tuple[int, int] = (0, 0)
     media_pipe_srtp: bool = True
     public_url: str | None = None
@@ -72,6 +77,10 @@ class Settings:
             values["media_loopback"] = True
         if "PLENARY_MEDIA_ADDRESS" in env:
             values["media_address"] = env["PLENARY_MEDIA_ADDRESS"]
+        if "PLENARY_MEDIA_ANNOUNCED_ADDRESS" in env:
+            values["media_announced_address"] = env["PLENARY_MEDIA_ANNOUNCED_ADDRESS"]
+        if "PLENARY_MEDIA_PIPE_TIMEOUT_S" in env:
+            values["media_pipe_timeout_s"] = float(env["PLENARY_MEDIA_PIPE_TIMEOUT_S"])
         if "PLENARY_MEDIA_PIPE_PORTS" in env:
             low, _, high = env["PLENARY_MEDIA_PIPE_PORTS"].partition("-")
             values["media_pipe_ports"] = (int(low), int(high or low))

@@ -83,6 +83,8 @@ class Hub:
             on_offer=self.send_offer,
             on_pipe_closed=self._pipe_closed,
             pipe_bind_host=settings.media_address,
+            pipe_announced_host=settings.media_announced_address,
+            pipe_dead_after=settings.media_pipe_timeout_s,
             pipe_ports=settings.media_pipe_ports,
             pipe_srtp=settings.media_pipe_srtp,
         )
