@@ -188,6 +188,10 @@ class PipeTransport(TransportBase):
         address = infos[0][4]
         if self.closed:
             raise ValueError("pipe is closed")
+        if self.connected:  # a concurrent connect() won the race
+            if remote != self.remote:
+                raise ValueError("pipe is already connected elsewhere")
+            return
         if self._srtp_key is not None and remote.srtp_key is not None:
             self._tx = srtp_session(self._srtp_key, outbound=True)
             self._rx = srtp_session(remote.srtp_key, outbound=False)
