@@ -308,8 +308,7 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
         return None
     nominated: dict[int, Any] = dtls._transport._connection._nominated
     protect_rtcp = srtp.protect_rtcp
-    fast = fast_protect(srtp)
-    protect = fast if fast is not None else _checked_protect(srtp)
+    protect = protect_fn(srtp)
     # (pair, socket.sendto, remote address), refreshed when the pair changes.
     current: list[Any] = [None, None, None]
 
@@ -338,6 +337,13 @@ def make_sender(dtls: RTCDtlsTransport) -> tuple[SendFn, SendFn] | None:
                 pass
 
     return send_rtp, send_rtcp
+
+
+def protect_fn(session: pylibsrtp.Session) -> ProtectFn:
+    """The fastest RTP protect for this session: fast_protect, or pylibsrtp's
+    public protect when its internals moved."""
+    fast = fast_protect(session)
+    return fast if fast is not None else _checked_protect(session)
 
 
 def _checked_protect(session: pylibsrtp.Session) -> ProtectFn:

@@ -202,9 +202,7 @@ class PipeTransport(TransportBase):
         send = self._sock.send
         tx = self._tx
         if tx is not None:
-            protect = hooks.fast_protect(tx)
-            if protect is None:
-                protect = _checked_protect(tx)
+            protect = hooks.protect_fn(tx)
             protect_rtcp = tx.protect_rtcp
             try:
                 # Steady pipe consumers are sent by the compiled fan-out,
@@ -478,13 +476,3 @@ class PipeTransport(TransportBase):
             "link_errors": self.link.errors if self.link is not None else 0,
             "silent_for": None if not self.last_heard else round(time.monotonic() - self.last_heard, 3),
         }
-
-
-def _checked_protect(session: pylibsrtp.Session) -> Callable[[bytes | bytearray], bytes | None]:
-    def protect(data: bytes | bytearray) -> bytes | None:
-        try:
-            return session.protect(bytes(data))
-        except (pylibsrtp.Error, ValueError):
-            return None
-
-    return protect
