@@ -12,6 +12,9 @@ import socketio
 NS = "/meeting"
 
 
+NOTHING = object()  # what a wait's check gives while what it waits for is not there
+
+
 class EventClient:
     """A real python-socketio client that records every broadcast it receives."""
 
@@ -40,14 +43,24 @@ class EventClient:
         self, event: str, predicate: Callable[[Any], bool] = lambda _: True, timeout: float = 10
     ) -> Any:
         """The first received `event` (past or future) whose data satisfies `predicate`."""
+
+        def found() -> Any:
+            return next((data for data in self.received[event] if predicate(data)), NOTHING)
+
+        return await self._wait(
+            found, timeout, lambda: f"no {event} matching predicate within {timeout}s; got {self.received[event][-3:]}"
+        )
+
+    async def _wait(self, check: Callable[[], Any], timeout: float, failure: Callable[[], str]) -> Any:
+        """Re-run `check` each time something arrives until it gives other than NOTHING."""
         deadline = time.monotonic() + timeout
         while True:
-            for data in self.received[event]:
-                if predicate(data):
-                    return data
+            value = check()
+            if value is not NOTHING:
+                return value
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no {event} matching predicate within {timeout}s; got {self.received[event][-3:]}")
+                raise TimeoutError(failure())
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
@@ -98,6 +111,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def stop_process(proc: asyncio.subprocess.Process | None, *, kill: bool = False, grace: float = 15) -> None:
+    """End a child process: SIGTERM (or SIGKILL with `kill`), then SIGKILL
+    if it has not exited after `grace` seconds."""
+    if proc is None or proc.returncode is not None:
+        return
+    proc.kill() if kill else proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 class ServeProcess:
     """A real `plenary serve` child process, for multi-process hub tests."""
 
@@ -145,13 +171,7 @@ class ServeProcess:
                 await asyncio.sleep(0.1)
 
     async def stop(self, *, kill: bool = False) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.kill() if kill else self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc, kill=kill)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -186,17 +206,10 @@ class ReconnectingClient(EventClient):
 
     async def wait_connects(self, count: int, timeout: float = 10) -> float:
         """Wait until the client has connected `count` times; the last time."""
-        deadline = time.monotonic() + timeout
-        while len(self.connects) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"connected {len(self.connects)} times, not {count}, within {timeout}s")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
-        return self.connects[count - 1]
+        return await self._wait(
+            lambda: self.connects[count - 1] if len(self.connects) >= count else NOTHING, timeout,
+            lambda: f"connected {len(self.connects)} times, not {count}, within {timeout}s",
+        )
 
 
 class SupervisedServe(ServeProcess):
@@ -364,10 +377,4 @@ class PrivateRedis:
         return self
 
     async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc)

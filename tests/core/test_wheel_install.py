@@ -33,7 +33,7 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = "web/static/vendor"
@@ -177,13 +177,7 @@ class InstalledServe:
         return (self.workdir / "serve.log").read_text(encoding="utf-8", errors="replace")[-3000:]
 
     async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
 
