@@ -391,6 +391,11 @@ class Cascade:
                     self._outbound.get((meeting_id, sender), set()).discard(producer_id)
         except MediaError as exc:
             log.warning("cascade: %s from %s for %s refused: %s", op, sender, meeting_id, exc.message)
+        except (RedisConnectionError, RedisTimeoutError):
+            log.warning("cascade: Redis went away while answering %s from %s; the next pass asks again", op, sender)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # One bad message from a peer must not cost the subscription.
+            log.warning("cascade: malformed %s from %s for %s: %.200r", op, sender, meeting_id, message)
 
     async def _connect(self, meeting_id: str, node: str, info: dict) -> None:
         key = (meeting_id, node)

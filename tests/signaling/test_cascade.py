@@ -184,3 +184,29 @@ async def test_a_process_that_dies_takes_its_tracks_and_pipes_with_it(nodes) -> 
 
     assert await eventually(lambda: b.cascade.tracks(b.meeting), lambda t: t == [], timeout=15) == []
     await wait_for(lambda: b.remote_track_notices >= 1, 5, "B tells its clients the tracks are gone")
+
+
+async def test_malformed_messages_cost_nothing(nodes, caplog) -> None:
+    """Garbage and half-formed requests on a node's channel are logged and
+    dropped; the node still pipes what its subscribers want afterwards."""
+    import json
+
+    from signaling.cascade import _node_channel
+
+    a, b = await nodes("A"), await nodes("B")
+    channel = _node_channel(b.key)
+    for junk in ("not json", json.dumps([1, 2]), json.dumps({"op": "piped", "meeting": b.meeting}),
+                 json.dumps({"op": "piped", "meeting": b.meeting, "from": a.key, "info": {"host": 1},
+                             "producers": ["x"]}),
+                 json.dumps({"op": "want", "meeting": b.meeting, "from": a.key, "info": None}),
+                 json.dumps({"op": "unwant", "meeting": b.meeting, "from": a.key, "producers": 5})):
+        await a.cascade.redis.publish(channel, junk)
+    pub = await publish_av(a)
+    try:
+        sub = await b.subscribe_all("bob")
+        await wait_for(lambda: sub.frames["video"] >= 20 and sub.frames["audio"] >= 20, 30, "bob decodes")
+    finally:
+        await pub.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "signaling.cascade"]
+    assert sum("malformed" in m or "unreadable" in m or "refused" in m for m in messages) >= 4, messages
+    assert not any("subscription lost" in m for m in messages), messages  # the listener never broke
