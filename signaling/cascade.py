@@ -38,11 +38,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from media.service import MediaError, MediaService
+from signaling.redis_client import bounded_redis
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class Cascade:
         # Tell this process's clients that the meeting's track list changed
         # because of another node (one that died, so nobody else will).
         self.on_remote_tracks = on_remote_tracks
-        self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self.redis_url = redis_url
+        self.redis = bounded_redis(redis_url, decode_responses=True)
         # (meeting, node) -> producer ids piped in from that node / out to it.
         self._inbound: dict[tuple[str, str], set[str]] = {}
         self._outbound: dict[tuple[str, str], set[str]] = {}
@@ -110,9 +111,9 @@ class Cascade:
     async def start(self, spawn: Spawn, every: Every) -> None:
         self._spawn = spawn
         await self._refresh_alive()
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(_node_channel(self.node_id), ALL_CHANNEL)
-        spawn(self._listen(pubsub), "cascade-listen")
+        subscribed = asyncio.Event()
+        spawn(self._listen(subscribed), "cascade-listen")
+        await subscribed.wait()
         every(ALIVE_REFRESH_S, self._while_redis_answers(self._refresh_alive), "cascade-alive")
         every(RECONCILE_S, self._while_redis_answers(self._reconcile_all), "cascade-reconcile")
 
@@ -351,22 +352,28 @@ class Cascade:
     async def _send(self, node: str, message: dict) -> None:
         await self.redis.publish(_node_channel(node), json.dumps({**message, "from": self.node_id}))
 
-    async def _listen(self, pubsub) -> None:
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        """Hear this node's channel and the notices, with a subscriber of its
+        own (no read timeout: the channels may be quiet for hours), made
+        again every second while Redis is away."""
         while True:
+            subscriber = bounded_redis(self.redis_url, read_timeout=None, decode_responses=True)
+            pubsub = subscriber.pubsub(ignore_subscribe_messages=True)
             try:
+                await pubsub.subscribe(_node_channel(self.node_id), ALL_CHANNEL)
+                subscribed.set()
                 async for message in pubsub.listen():
                     await self._on_message(message.get("data"))
-            except asyncio.CancelledError:
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not self._redis_away:
+                    log.warning("cascade: Redis subscription lost (%s); subscribing again every second",
+                                type(exc).__name__)
+                    self._redis_away = True
+                subscribed.set()  # start-up goes on; the pipes come once Redis answers
+            finally:
                 await pubsub.aclose()
-                raise
-            except Exception:
-                # Redis went away: python-redis reconnects on the next read.
-                log.warning("cascade: Redis subscription lost; resubscribing", exc_info=True)
-                await asyncio.sleep(1.0)
-                try:
-                    await pubsub.subscribe(_node_channel(self.node_id), ALL_CHANNEL)
-                except Exception:
-                    pass
+                await subscriber.aclose()
+            await asyncio.sleep(1.0)
 
     async def _on_message(self, data: Any) -> None:
         try:

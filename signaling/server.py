@@ -17,6 +17,7 @@ from sessions.errors import (
     HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error, unavailable_from,
 )
 from sessions.roles import Role
+from signaling.redis_client import bounded_redis
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
 
@@ -36,11 +37,10 @@ PING_INTERVAL_S = 5.0
 PING_TIMEOUT_S = 5.0
 
 
-# Redis: seconds to connect, and for a publish to answer; while Redis is away
-# the subscriber tries again this often (python-socketio doubles its wait up
-# to 60 s, so broadcasts between processes stayed off for up to a minute
-# after Redis came back).
-REDIS_CONNECT_TIMEOUT_S = 2.0
+# Redis: seconds for a publish to answer (signaling/redis_client.py bounds the
+# connect); while Redis is away the subscriber tries again this often
+# (python-socketio doubles its wait up to 60 s, so broadcasts between
+# processes stayed off for up to a minute after Redis came back).
 REDIS_PUBLISH_TIMEOUT_S = 2.0
 REDIS_RETRY_S = 0.5
 
@@ -67,14 +67,8 @@ class HubRedisManager(socketio.AsyncRedisManager):
         self._publish_failing = False
         self._publish_failed_at = 0.0
 
-    def _client(self, **options: Any) -> Any:
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        return self._get_redis_module().Redis.from_url(
-            self.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_keepalive=True,
-            retry=Retry(NoBackoff(), 1), **options,
-        )
+    def _client(self, *, read_timeout: float | None) -> Any:
+        return bounded_redis(self.redis_url, read_timeout=read_timeout)
 
     async def _publish(self, data: Any) -> Any:
         if self._publish_failing and time.monotonic() - self._publish_failed_at < REDIS_RETRY_S:
@@ -83,7 +77,7 @@ class HubRedisManager(socketio.AsyncRedisManager):
         for attempt in (1, 2):
             try:
                 if self._publisher is None:
-                    self._publisher = self._client(socket_timeout=REDIS_PUBLISH_TIMEOUT_S)
+                    self._publisher = self._client(read_timeout=REDIS_PUBLISH_TIMEOUT_S)
                 result = await self._publisher.publish(self.channel, message)
             except Exception as exc:
                 old, self._publisher = self._publisher, None
@@ -107,7 +101,7 @@ class HubRedisManager(socketio.AsyncRedisManager):
             try:
                 if self._subscriber is None:
                     # No read timeout: the channel may be quiet for hours.
-                    self._subscriber = self._client(socket_timeout=None)
+                    self._subscriber = self._client(read_timeout=None)
                     self.pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
                     await self.pubsub.subscribe(self.channel)
                     if lost_at is not None:

@@ -210,3 +210,41 @@ async def test_malformed_messages_cost_nothing(nodes, caplog) -> None:
     messages = [r.getMessage() for r in caplog.records if r.name == "signaling.cascade"]
     assert sum("malformed" in m or "unreadable" in m or "refused" in m for m in messages) >= 4, messages
     assert not any("subscription lost" in m for m in messages), messages  # the listener never broke
+
+
+async def test_redis_restarting_stops_no_media_and_the_cascade_comes_back(caplog) -> None:
+    """A private Redis stopped under two nodes: the pipe that is up keeps
+    carrying media; once Redis is back (empty), each node writes its tracks
+    again and a publisher who started meanwhile is piped too."""
+    from tests.helpers import PrivateRedis
+
+    try:
+        redis = await PrivateRedis().start()
+    except FileNotFoundError as exc:
+        pytest.skip(f"redis-server is missing: {exc}")
+    meeting = f"m-{uuid.uuid4().hex[:10]}"
+    a, b = await Node("A", redis.url, meeting).start(), await Node("B", redis.url, meeting).start()
+    pubs: list[Publisher] = []
+    try:
+        pubs.append(await publish_av(a))
+        sub = await b.subscribe_all("bob")
+        await wait_for(lambda: sub.frames["video"] >= 10, 30, "bob decodes")
+
+        await redis.stop()
+        before = sub.frames["video"]
+        await wait_for(lambda: sub.frames["video"] >= before + 30, 15, "media flows while Redis is away")
+        pubs.append(await publish_av(a, "carol"))  # listed nowhere until Redis is back
+
+        await redis.start()
+        await wait_for(lambda: len(b.media.tracks(meeting)) == 4, 20, "carol's tracks piped after the restart")
+        listed = await eventually(lambda: b.cascade.tracks(meeting), lambda t: len(t) == 4)
+        assert {t["participant_id"] for t in listed} == {"alice", "carol"}
+        warnings = [r.getMessage() for r in caplog.records if r.name == "signaling.cascade" and r.levelname == "WARNING"]
+        assert len(warnings) <= 6, warnings  # a line per outage and kind, not one a second
+    finally:
+        for pub in pubs:
+            await pub.close()
+        await a.close()
+        await b.close()
+        await redis.stop()
+        aiortc_hooks.disable_loopback_candidates()
