@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from tests.helpers import EventClient
+
 pytestmark = pytest.mark.browser
 
 TABLET = {"viewport": {"width": 1024, "height": 768}, "has_touch": True, "locale": "zh-CN"}
@@ -73,3 +75,29 @@ async def test_chair_and_member_run_one_turn(sqlite_hub, browser, clients):
         ("question", member["id"]), ("answer", respondent["id"])]
     for page in (cp, mp):
         await page.context.close()
+
+
+async def test_roster_changes_do_not_take_the_clerks_typing(sqlite_hub, browser, clients):
+    """Stations join all through a session; each join re-renders the console.
+    The open-topic form must keep the focus and what the clerk has typed."""
+    hub = sqlite_hub
+    city = await hub.site("市政府", "city")
+    dept = await hub.site("市交通运输局", "department", city["id"])
+    mid = await hub.meeting("交通专题询问")
+    clerk = await hub.participant(mid, "陈秘书", "clerk")
+    await hub.participant(mid, "赵局长", "respondent", dept["id"])
+    late = await hub.participant(mid, "孙代表", "deputy")
+
+    context = await browser.new_context(**TABLET)
+    page = await context.new_page()
+    await page.goto(f"{hub.url}/join?token={clerk['token']}", wait_until="domcontentloaded")
+    title = page.locator("form.inq-form input[name=title]")
+    await title.click()
+    await page.keyboard.type("公交")
+
+    clients.append(await EventClient(hub.url, late["token"]).connect())
+    await expect(page.locator(f'.person.is-online[data-participant-id="{late["id"]}"]')).to_have_count(1)
+    await page.keyboard.type("线网")
+    await expect(title).to_have_value("公交线网")
+    assert await title.evaluate("node => node === document.activeElement")
+    await context.close()

@@ -286,14 +286,21 @@ class InquiryView {
   }
 
   renderConsole() {
-    this.console.replaceChildren();
-    if (!this.isOperator) return;
-    const s = this.state || {};
-    if (!s.topic) {
-      this.refreshRespondentChoices();
-      this.console.append(this.form, this.floorToggle(s));
+    if (!this.isOperator) {
+      this.console.replaceChildren();
       return;
     }
+    const s = this.state || {};
+    if (!s.topic) {
+      // The form stays attached: every roster change re-renders, and taking the
+      // form out of the page would blur the field the clerk is typing in.
+      this.refreshRespondentChoices();
+      if (this.form.parentNode !== this.console) this.console.replaceChildren(this.form);
+      for (const node of [...this.console.children]) if (node !== this.form) node.remove();
+      this.console.append(this.floorToggle(s));
+      return;
+    }
+    this.console.replaceChildren();
     const respondents = s.topic.respondents;
     const idle = s.stage === "idle";
     const asking = s.stage === "question" || s.stage === "follow_up";
