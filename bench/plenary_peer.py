@@ -33,8 +33,10 @@ class PlenaryError(RuntimeError):
 class PlenaryServer:
     name = "plenary"
 
-    def __init__(self, port: int = 8765, log_dir: str | None = None, media_addr: str = netns.SERVER_MEDIA_ADDR) -> None:
+    def __init__(self, port: int = 8765, log_dir: str | None = None, media_addr: str = netns.SERVER_MEDIA_ADDR,
+                 extra_args: list[str] | None = None) -> None:
         self.port = port
+        self.extra_args = extra_args or []
         self.media_addr = media_addr
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-plenary-")
         self.log_path = os.path.join(log_dir or self._tmp.name, "plenary_sfu_server.log")
@@ -49,6 +51,10 @@ class PlenaryServer:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
     def log_tail(self, n: int = 3000) -> str:
         try:
             with open(self.log_path, "rb") as fh:
@@ -62,7 +68,7 @@ class PlenaryServer:
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "plenary_sfu_server.py"), "--port", str(self.port),
-             "--media-addr", self.media_addr, "--max-seconds", "900"],
+             "--media-addr", self.media_addr, "--max-seconds", "900", *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
             preexec_fn=netns.die_with_parent,
         )
@@ -152,4 +158,97 @@ class PlenaryServer:
             self._log.close()
         except Exception:
             pass
+        self._tmp.cleanup()
+
+
+class PlenaryCluster:
+    """Several PlenaryServer processes joined by a cascade through a private
+    Redis: publishers go to the first, subscriber i to process i mod N, so
+    every other process pipes each producer in once (issue 12's
+    ``--processes``). Same interface as PlenaryServer; ``pids`` lists every
+    process whose CPU counts, Redis included (the cascade's signalling)."""
+
+    def __init__(self, processes: int, port: int = 8765, redis_port: int = 6399, plain_pipes: bool = False) -> None:
+        self.name = f"plenary{processes}p"
+        self.redis_port = redis_port
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-cascade-")
+        redis_url = f"redis://{netns.HTTP_ADDR}:{redis_port}/0"
+        extra = ["--plain-pipes"] if plain_pipes else []
+        self.nodes = [
+            PlenaryServer(port=port + i, log_dir=self._tmp.name,
+                          extra_args=["--redis", redis_url, "--node", f"node{i}", *extra])
+            for i in range(processes)
+        ]
+        for i, node in enumerate(self.nodes):
+            node.log_path = os.path.join(self._tmp.name, f"node{i}.log")
+        self.redis: subprocess.Popen[bytes] | None = None
+        self._where: dict[str, PlenaryServer] = {}
+        self._joined = 0
+
+    @property
+    def pid(self) -> int:
+        return self.nodes[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [n.pid for n in self.nodes] + ([self.redis.pid] if self.redis is not None else [])
+
+    def log_tail(self, n: int = 3000) -> str:
+        return "\n".join(f"[node{i}] {node.log_tail(n // len(self.nodes))}" for i, node in enumerate(self.nodes))
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", netns.HTTP_ADDR, "--save", "",
+             "--appendonly", "no", "--dir", self._tmp.name],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            preexec_fn=netns.die_with_parent,
+        )
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis(host=netns.HTTP_ADDR, port=self.redis_port)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    if await client.ping():
+                        break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise PlenaryError("private redis-server did not come up")
+                    await asyncio.sleep(0.1)
+        finally:
+            await client.aclose()
+        await asyncio.gather(*(node.start(timeout) for node in self.nodes))
+
+    async def publish(self, name: str, offer_sdp: str) -> str:
+        return await self.nodes[0].publish(name, offer_sdp)
+
+    async def subscribe(self, name: str, publishers: list[str]) -> str:
+        node = self.nodes[self._joined % len(self.nodes)]
+        self._joined += 1
+        self._where[name] = node
+        key = ",".join(publishers)
+        if key not in node._tracks_by_pub:
+            node._tracks_by_pub[key] = await self.nodes[0]._resolve_tracks(publishers)
+        return await node.subscribe(name, publishers)
+
+    async def answer(self, name: str, answer_sdp: str) -> None:
+        await self._where[name].answer(name, answer_sdp)
+
+    async def fetch_stats(self) -> dict[str, Any]:
+        stats = [await node.fetch_stats() for node in self.nodes]
+        return {f"node{i}": s for i, s in enumerate(stats)}
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {"service_stats": {f"node{i}": n._last_stats for i, n in enumerate(self.nodes)}}
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(node.stop() for node in self.nodes), return_exceptions=True)
+        if self.redis is not None:
+            self.redis.terminate()
+            try:
+                self.redis.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+                self.redis.wait(timeout=5)
         self._tmp.cleanup()

@@ -11,6 +11,16 @@ signalling channel on 127.0.0.1 (aiohttp, JSON):
     POST /leave     {participant}         -> {}
     GET  /stats                           -> svc.stats()
     POST /shutdown                        -> {} (closes the service, exits)
+    POST /pipe/open    {remote, srtp?}    -> this end's PipeInfo   (bench/pipe.py)
+    POST /pipe/connect {remote, info}     -> {}
+    POST /pipe/in      {remote, params}   -> {} (a far producer becomes one here)
+    POST /pipe/out     {remote, producer} -> PipedProducer (send a producer over)
+
+With ``--redis URL --node NAME`` the process is one node of a cascade
+(signaling/cascade.py, wired as signaling/hub.py wires it): its local
+producers are listed in Redis, and ``/subscribe`` first pipes in the named
+producers that live on another node (``Cascade.ensure``, as the hub's
+media:subscribe does), so subscribers may be spread over several processes.
 
 The benchmark measures this process's CPU.  By default aioice is pinned to
 gather a single host candidate, 127.0.0.2 (the same media address Janus
@@ -61,11 +71,53 @@ def _jsonable(x: Any) -> Any:
 
 
 async def amain(args: argparse.Namespace) -> None:
-    from media.service import MediaService  # the colleague's SFU
+    from media.service import MediaService
+
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    def every(interval: float, job: Any, name: str) -> asyncio.Task[Any]:
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    import traceback
+
+                    traceback.print_exc()
+                await asyncio.sleep(interval)
+
+        return spawn(loop(), name)
+
+    cascade: Any = None
+
+    async def tracks_changed(meeting_id: str) -> None:
+        if cascade is not None:
+            await cascade.local_tracks_changed(meeting_id)
+
+    async def pipe_closed(meeting_id: str, node: str, reason: str) -> None:
+        print(f"pipe to {node} closed: {reason}", flush=True)
+        if cascade is not None:
+            await cascade.pipe_closed(meeting_id, node, reason)
+
+    async def remote_tracks(meeting_id: str) -> None:
+        pass  # no signalling clients to tell
 
     # allow_loopback=True as for any single-host deployment; it replaces
     # aioice's address lookup process-wide, so the bench pin goes after it.
-    svc = MediaService(ice_servers=[], allow_loopback=True)
+    svc = MediaService(ice_servers=[], allow_loopback=True, on_tracks_changed=tracks_changed,
+                       on_pipe_closed=pipe_closed, pipe_bind_host=args.pipe_addr,
+                       pipe_srtp=not args.plain_pipes)
+    if args.redis:
+        from signaling.cascade import Cascade
+
+        cascade = Cascade(args.node, args.redis, svc, remote_tracks)
+        await cascade.start(spawn, every)
     if args.media_addr:
         import aioice.ice
 
@@ -94,7 +146,10 @@ async def amain(args: argparse.Namespace) -> None:
 
     async def subscribe(req: web.Request) -> web.Response:
         body = await req.json()
-        offer = await svc.subscribe(MEETING, body["participant"], body.get("tracks", "all"))
+        wanted = body.get("tracks", "all")
+        if cascade is not None and isinstance(wanted, list):
+            await cascade.ensure(MEETING, wanted, timeout=15)
+        offer = await svc.subscribe(MEETING, body["participant"], wanted)
         return web.json_response({"sdp": offer})
 
     async def answer(req: web.Request) -> web.Response:
@@ -112,6 +167,26 @@ async def amain(args: argparse.Namespace) -> None:
             return web.json_response(_jsonable(svc.stats()))
         except Exception as exc:  # stats are informative only
             return web.json_response({"error": repr(exc)})
+
+    async def pipe_open(req: web.Request) -> web.Response:
+        body = await req.json()
+        info = await svc.open_pipe(MEETING, body["remote"], srtp=body.get("srtp"))
+        return web.json_response(info.to_dict())
+
+    async def pipe_connect(req: web.Request) -> web.Response:
+        body = await req.json()
+        await svc.connect_pipe(MEETING, body["remote"], body["info"])
+        return web.json_response({})
+
+    async def pipe_in(req: web.Request) -> web.Response:
+        body = await req.json()
+        await svc.pipe_producer_in(MEETING, body["remote"], body["params"])
+        return web.json_response({})
+
+    async def pipe_out(req: web.Request) -> web.Response:
+        body = await req.json()
+        params = svc.pipe_producer_out(MEETING, body["remote"], body["producer"])
+        return web.json_response(dataclasses.asdict(params))
 
     async def shutdown(_: web.Request) -> web.Response:
         stop.set()
@@ -140,6 +215,10 @@ async def amain(args: argparse.Namespace) -> None:
             web.post("/leave", leave),
             web.get("/stats", stats),
             web.post("/shutdown", shutdown),
+            web.post("/pipe/open", pipe_open),
+            web.post("/pipe/connect", pipe_connect),
+            web.post("/pipe/in", pipe_in),
+            web.post("/pipe/out", pipe_out),
         ]
     )
     runner = web.AppRunner(app, access_log=None)
@@ -154,6 +233,11 @@ async def amain(args: argparse.Namespace) -> None:
         await asyncio.wait_for(stop.wait(), timeout=args.max_seconds)
     except asyncio.TimeoutError:
         print("plenary_sfu_server: max-seconds reached, exiting", flush=True)
+    if cascade is not None:
+        await cascade.close()
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     try:
         await asyncio.wait_for(svc.close(), timeout=10)
     except Exception as exc:
@@ -167,6 +251,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--media-addr", default="127.0.0.2", help="pin aioice's host candidate ('' to disable)")
     ap.add_argument("--max-seconds", type=float, default=900)
+    ap.add_argument("--redis", default="", help="join a cascade through this Redis")
+    ap.add_argument("--node", default="bench-node", help="this process's node id in the cascade")
+    ap.add_argument("--pipe-addr", default="127.0.0.2", help="address pipe sockets bind and announce")
+    ap.add_argument("--plain-pipes", action="store_true", help="plain RTP on pipes instead of SRTP")
     args = ap.parse_args()
     if not args.host.startswith("127."):
         sys.exit("loopback only")

@@ -150,7 +150,32 @@ def make_server(kind: str, args: argparse.Namespace) -> Any:
         from plenary_peer import PlenaryServer
 
         return PlenaryServer(port=args.plenary_port)
+    if kind.startswith("plenary") and kind.endswith("p"):
+        from plenary_peer import PlenaryCluster
+
+        return PlenaryCluster(int(kind[len("plenary"):-1]), port=args.plenary_port, plain_pipes=args.plain_pipes)
     raise ValueError(kind)
+
+
+def server_pids(server: Any) -> list[int]:
+    """Every process whose CPU is the server's: one, or a cascade's nodes and its Redis."""
+    return list(getattr(server, "pids", [server.pid]))
+
+
+def cpu_split(pids: list[int]) -> tuple[float, float]:
+    u = s = 0.0
+    for pid in pids:
+        pu, ps = tree_cpu_split(pid)
+        u += pu
+        s += ps
+    return u, s
+
+
+def sched_wait_all(pids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for pid in pids:
+        out.update(sched_wait(pid))
+    return out
 
 
 def plenary_available() -> tuple[bool, str]:
@@ -207,7 +232,12 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         await asyncio.wait_for(asyncio.gather(*(add(s) for s in subs)), args.join_timeout)
         res["join_s"] = round(time.monotonic() - t_join, 2)
         await asyncio.sleep(args.warmup)
-        ok_sock, sock_info = check_sockets(server.pid)
+        pids = server_pids(server)
+        ok_sock, sock_info = True, []
+        for pid in pids:
+            ok_one, info_one = check_sockets(pid)
+            ok_sock = ok_sock and ok_one
+            sock_info += info_one
         res["sockets_loopback_only"] = ok_sock
         res["sockets"] = sock_info if not ok_sock else len(sock_info)
         res["socket_local_ips"] = sorted({x.split(":")[1] for x in sock_info if x.count(":") >= 2})
@@ -219,20 +249,22 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
         pc0, tp0 = await pubs.counters()
         pub_cpu0 = tree_cpu(pubs.pid)
         self0 = psutil.Process().cpu_times()
-        srv_pids = [server.pid]
+        srv_pids = pids
         sub_pids = [os.getpid()]
         srv_sock0 = netns.socket_totals(srv_pids)
         sub_sock0 = netns.socket_totals(sub_pids)
         probe.reset_window()
         # server CPU and the window bounds are read back to back; packets are
         # attributed to the window by their kernel arrival time
-        sw_srv0, sw_sub0, sw_pub0 = sched_wait(server.pid), sched_wait(os.getpid()), sched_wait(pubs.pid)
-        u0, s0 = tree_cpu_split(server.pid)
+        sw_srv0, sw_sub0, sw_pub0 = sched_wait_all(pids), sched_wait(os.getpid()), sched_wait(pubs.pid)
+        per_pid0 = [sum(tree_cpu_split(pid)) for pid in pids]
+        u0, s0 = cpu_split(pids)
         t0 = window.t0 = time.time()
         await asyncio.sleep(args.seconds)
         t1 = window.t1 = time.time()
-        u1, s1 = tree_cpu_split(server.pid)
-        sw_srv1, sw_sub1, sw_pub1 = sched_wait(server.pid), sched_wait(os.getpid()), sched_wait(pubs.pid)
+        u1, s1 = cpu_split(pids)
+        per_pid1 = [sum(tree_cpu_split(pid)) for pid in pids]
+        sw_srv1, sw_sub1, sw_pub1 = sched_wait_all(pids), sched_wait(os.getpid()), sched_wait(pubs.pid)
         self1 = psutil.Process().cpu_times()
         srv_sock1 = netns.socket_totals(srv_pids)
         sub_sock1 = netns.socket_totals(sub_pids)
@@ -278,6 +310,8 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             ok=True,
             window_s=round(dt, 2),
             server_cpu_s=round(cpu, 3),
+            # per process (a cascade: its nodes, then its Redis), share of one core
+            server_cpu_shares=[round((b - a) / dt, 3) for a, b in zip(per_pid0, per_pid1)],
             server_user_s=round(u1 - u0, 3),
             server_sys_s=round(s1 - s0, 3),
             cpu_core_share=cpu / dt,
@@ -342,7 +376,7 @@ async def run_case(kind: str, workload: str, n: int, args: argparse.Namespace) -
             why.append(f"{res['server_sock_drops']} drops at server sockets")
         res["valid"] = not why
         res["invalid_reason"] = "; ".join(why)
-        if kind == "plenary" and hasattr(server, "fetch_stats"):
+        if kind.startswith("plenary") and hasattr(server, "fetch_stats"):
             await server.fetch_stats()
             res["server_info"] = server.extra_stats()
         res["server_log_tail"] = server.log_tail()[-1500:]
@@ -409,17 +443,17 @@ def median_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     hdr = (
-        f"{'workload':<9} {'N':>4} {'server':<8} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
+        f"{'workload':<9} {'N':>4} {'server':<10} {'µs/pkt':>7} {'pkt/s/core':>10} {'cpu%1core':>9} "
         f"{'rx pkt/s':>9} {'exp pkt/s':>9} {'loss%':>6} {'late':>5} {'lat p50':>8} {'lat p99':>8} {'samples':>7} {'sub cpu%':>8} {'pub cpu%':>8} {'sys%':>5} {'srv rq%':>7} {'drops s/c':>9} ok"
     )
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         if not r.get("ok"):
-            print(f"{r['workload']:<9} {r['n']:>4} {r['server']:<8} FAILED: {r.get('error', '?')}")
+            print(f"{r['workload']:<9} {r['n']:>4} {r['server']:<10} FAILED: {r.get('error', '?')}")
             continue
         print(
-            f"{r['workload']:<9} {r['n']:>4} {r['server']:<8} {_f(r['us_per_pkt'], '7.1f')} "
+            f"{r['workload']:<9} {r['n']:>4} {r['server']:<10} {_f(r['us_per_pkt'], '7.1f')} "
             f"{_f(r['pkts_per_s_per_core'], '10.0f')} {_f(100 * r['cpu_core_share'], '9.1f')} "
             f"{_f(r['pkts_per_s'], '9.0f')} {_f(r['expected_pps_all'], '9.0f')} {_f(r['loss_pct'], '6.2f')} {r['late']:>5} "
             f"{_f(r['lat_p50_ms'], '6.2f') + 'ms':>8} {_f(r['lat_p99_ms'], '6.2f') + 'ms':>8} {r['lat_samples']:>7} "
@@ -446,6 +480,24 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
                 f"{w:<9} N={n:<4} Plenary/Janus µs/pkt = {p['us_per_pkt'] / j['us_per_pkt']:.2f}x"
                 f"   (Plenary {p['us_per_pkt']:.1f} µs, Janus {j['us_per_pkt']:.1f} µs)"
             )
+    for w, n in keys:
+        one = by_all.get((w, n, "plenary"))
+        for (w2, n2, srv), r in sorted(by_all.items()):
+            if (w2, n2) != (w, n) or not (srv.startswith("plenary") and srv != "plenary"):
+                continue
+            j = by_all.get((w, n, "janus"))
+            parts = [f"{srv} µs/pkt {r['us_per_pkt']:.1f}, CPU per process {r.get('server_cpu_shares')} of a core"]
+            if one and one.get("us_per_pkt"):
+                parts.append(f"/ one process {r['us_per_pkt'] / one['us_per_pkt']:.2f}x")
+                processes = int(srv[len("plenary"):-1])
+                piped_pps = r["pub_pps"] * (processes - 1)  # each producer crosses once per other process
+                extra = r["cpu_core_share"] - one["cpu_core_share"]
+                if piped_pps:
+                    parts.append(f"cascade overhead ≈ {extra * 1e6 / piped_pps:.1f} µs per piped packet "
+                                 f"(extra CPU {100 * extra:+.1f}% of a core over one process, the other processes' fixed costs included; {piped_pps:.0f} piped pkt/s)")
+            if j and j.get("us_per_pkt"):
+                parts.append(f"/ Janus {r['us_per_pkt'] / j['us_per_pkt']:.2f}x")
+            lines.append(f"{w:<9} N={n:<4} " + "; ".join(parts))
     # marginal cost between the smallest N >= 40 and the largest N (removes
     # each server's fixed cost: timers, RTCP, publisher leg)
     ns = sorted({n for (w, n, _) in by if w == "fanout" and n >= 40})
@@ -474,7 +526,7 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
             verdict = "< 1 core: OK" if share < 1.0 else ">= 1 core: over budget"
             projected = (r["us_per_pkt"] or 0) * r["expected_pps_all"] / 1e6
             print(
-                f"  {r['server']:<8} CPU = {100 * share:.1f}% of one core ({verdict}; "
+                f"  {r['server']:<10} CPU = {100 * share:.1f}% of one core ({verdict}; "
                 f"µs/pkt x full rate {r['expected_pps_all']:.0f} pkt/s = {100 * projected:.1f}%); "
                 f"{r['pkts_per_s']:.0f} pkt/s delivered, loss {_f(r['loss_pct'], '.2f')}%"
                 + ("" if r.get("valid") else f"  [INVALID run: {r.get('invalid_reason')}]")
@@ -484,6 +536,8 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
 async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     servers = [s for s in args.servers.split(",") if s]
+    if args.processes > 1 and "plenary" in servers:
+        servers.insert(servers.index("plenary") + 1, f"plenary{args.processes}p")
     if "plenary" in servers:
         ok, why = plenary_available()
         if not ok:
@@ -501,19 +555,71 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
             r = await run_case(kind, workload, n, args)
             r["rep"] = rep
             results.append(r)
-            if r.get("ok"):
-                print(
-                    f"   µs/pkt={_f(r['us_per_pkt'], '.1f')} cpu={100 * r['cpu_core_share']:.1f}% "
-                    f"rx={r['pkts_per_s']:.0f}/s (pub {r['pub_pps']:.0f}/s x N={n}) loss={_f(r['loss_pct'], '.2f')}% "
-                    f"lat p50/p99={_f(r['lat_p50_ms'], '.2f')}/{_f(r['lat_p99_ms'], '.2f')} ms "
-                    f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']} "
-                    f"drops srv/sub={r['server_sock_drops']}/{r['sub_sock_drops']} sub rxq end={r['sub_rxq_end']}B "
-                    f"{'VALID' if r['valid'] else 'INVALID: ' + r['invalid_reason']}\n   pubs={r['pub_rates']}",
-                    flush=True,
-                )
-            else:
-                print(f"   FAILED: {r.get('error')}\n{r.get('traceback', '')}\n{r.get('server_log_tail', '')[-1500:]}", flush=True)
+            report_run(r)
             await asyncio.sleep(1.0)
+    if args.capacity:
+        results += await climb(servers, args)
+    return results
+
+
+def report_run(r: dict[str, Any]) -> None:
+    if r.get("ok"):
+        print(
+            f"   µs/pkt={_f(r['us_per_pkt'], '.1f')} cpu={100 * r['cpu_core_share']:.1f}% "
+            f"per process={r.get('server_cpu_shares')} "
+            f"rx={r['pkts_per_s']:.0f}/s (pub {r['pub_pps']:.0f}/s x N={r['n']}) loss={_f(r['loss_pct'], '.2f')}% "
+            f"lat p50/p99={_f(r['lat_p50_ms'], '.2f')}/{_f(r['lat_p99_ms'], '.2f')} ms "
+            f"sub cpu={100 * r['loadgen_cpu_share']:.0f}% sys={r['system_busy_pct']:.0f}% "
+            f"sockets-loopback-only={r.get('sockets_loopback_only')} kinds/sub/s={r['kinds_per_s']} "
+            f"drops srv/sub={r['server_sock_drops']}/{r['sub_sock_drops']} sub rxq end={r['sub_rxq_end']}B "
+            f"{'VALID' if r['valid'] else 'INVALID: ' + r['invalid_reason']}\n   pubs={r['pub_rates']}",
+            flush=True,
+        )
+    else:
+        print(f"   FAILED: {r.get('error')}\n{r.get('traceback', '')}\n{r.get('server_log_tail', '')[-1500:]}", flush=True)
+
+
+def carries(r: dict[str, Any]) -> bool:
+    """Issue 12's capacity rule: under 0.1% loss and p99 under 100 ms, with
+    every subscriber served (>= 97% of N x the publishers' rate arrived)."""
+    if not r.get("ok") or r.get("loss_pct") is None or r.get("lat_p99_ms") is None:
+        return False
+    delivered = r["pkts_per_s"] / r["expected_pps_all"] if r["expected_pps_all"] else 0.0
+    return r["loss_pct"] < 0.1 and r["lat_p99_ms"] < 100 and delivered >= 0.97 and not r["starved_subscribers"]
+
+
+async def climb(servers: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The city-wide inquiry with more and more subscribers: each server climbs
+    until the median of its --repeat runs at some N no longer carries it."""
+    steps = sorted(int(x) for x in args.capacity.split(",") if x.strip())
+    results: list[dict[str, Any]] = []
+    climbing = list(servers)
+    carried: dict[str, int] = {kind: 0 for kind in servers}
+    for n in steps:
+        verdicts: dict[str, list[bool]] = {kind: [] for kind in climbing}
+        for rep in range(args.repeat):
+            for kind in (climbing if rep % 2 == 0 else list(reversed(climbing))):
+                print(f"-- capacity N={n} {kind} (run {rep + 1}/{args.repeat}) ...", flush=True)
+                r = await run_case(kind, "inquiry", n, args)
+                r.update(rep=rep, workload="capacity", carried=carries(r))
+                results.append(r)
+                report_run(r)
+                verdicts[kind].append(r["carried"])
+                await asyncio.sleep(1.0)
+        for kind, seen in verdicts.items():
+            ok = sum(seen) * 2 > len(seen)  # the median run carried it
+            print(f"   capacity N={n} {kind}: {sum(seen)}/{len(seen)} runs carried -> {'yes' if ok else 'no'}", flush=True)
+            if ok:
+                carried[kind] = n
+        climbing = [k for k in climbing if carried[k] == n]
+        if not climbing:
+            break
+    print("\nCapacity (city-wide inquiry, loss < 0.1% and p99 < 100 ms in the median run; steps "
+          f"{steps}):")
+    for kind in servers:
+        top = carried[kind]
+        print(f"  {kind:<10} carries {top if top else '< ' + str(steps[0])} subscribers"
+              + ("" if kind not in climbing else f" (still carried at the last step, {steps[-1]})"))
     return results
 
 
@@ -523,6 +629,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds after the last subscriber connected")
     ap.add_argument("--servers", default="plenary,janus")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="also run Plenary as this many processes joined by the cascade (subscribers spread over them)")
+    ap.add_argument("--plain-pipes", action="store_true", help="plain RTP between processes instead of SRTP")
+    ap.add_argument("--capacity", default="",
+                    help="inquiry subscriber counts to climb, e.g. 110,160,220,300: per server, the largest N "
+                         "carried with loss < 0.1%% and p99 < 100 ms (median of --repeat runs)")
     ap.add_argument("--inquiry", action="store_true", help="also run the city-wide inquiry workload")
     ap.add_argument("--inquiry-n", type=int, default=110)
     ap.add_argument("--bitrate", type=int, default=1_000_000, help="pinned VP8 bitrate")
@@ -580,7 +692,7 @@ def main() -> None:
         print_table(results_med)
         for r in results_med:
             if r.get("us_per_pkt_all"):
-                print(f"  {r['workload']:<8} N={r['n']:<4} {r['server']:<8} µs/pkt of {'valid' if r.get('valid_runs') else 'all (none valid)'} runs: {r['us_per_pkt_all']}")
+                print(f"  {r['workload']:<8} N={r['n']:<4} {r['server']:<10} µs/pkt of {'valid' if r.get('valid_runs') else 'all (none valid)'} runs: {r['us_per_pkt_all']}")
     else:
         results_med = results
         print_table(results)
