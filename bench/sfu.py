@@ -648,7 +648,7 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=30, help="hard stop for the whole run")
     ap.add_argument("--json", default="", help="also write results as JSON to this path")
     args = ap.parse_args()
-    args.n = [int(x) for x in args.n.split(",") if x.strip()]
+    args.n = [int(x) for x in args.n.split(",") if x.strip()]  # "" runs no fan-out case
 
     netns.reexec_in_netns()
     netns.setup_netns()
