@@ -229,3 +229,61 @@ async def test_the_publishers_process_dies_and_it_comes_back_through_another(tmp
             await side.close()
         for node in nodes:
             await node.stop()
+
+
+async def test_three_processes_pipe_a_producer_once_per_process(tmp_path, pg_url, redis_url):
+    """A publisher on process 1, two subscribers on each of processes 2 and 3:
+    every subscriber decodes its video and audio, and process 1 pipes each of
+    its two producers once per far process (two pipes, two producers each),
+    not once per subscriber; processes 2 and 3 each take one pipe in."""
+    nodes = [ServeProcess(data_dir=tmp_path / f"node{i}", secret=SECRET, db_url=pg_url, redis_url=redis_url)
+             for i in (1, 2, 3)]
+    sides: list[Side] = []
+    try:
+        # Started together; every start finishes (or fails) before the cleanup can run.
+        for started in await asyncio.gather(*(node.start() for node in nodes), return_exceptions=True):
+            if isinstance(started, BaseException):
+                raise started
+        people = await meeting_over_rest(nodes[0].url, "三进程媒体", [
+            ("主任", "chair"), ("代表甲", "member"), ("代表乙", "member"), ("代表丙", "deputy"), ("代表丁", "deputy")])
+        publisher_id = people[0]["id"]
+        publisher = Side(await EventClient(nodes[0].url, people[0]["token"]).connect())
+        sides.append(publisher)
+        subscribers: list[Side] = []
+        for person, node in zip(people[1:], (nodes[1], nodes[1], nodes[2], nodes[2])):
+            side = Side(await EventClient(node.url, person["token"]).connect())
+            sides.append(side)
+            subscribers.append(side)
+
+        await publisher.publish()
+        for side in subscribers:
+            tracks = await side.client.wait_for("media:tracks", lambda m: len(m["tracks"]) == 2, timeout=15)
+            assert {(t["participant_id"], t["kind"]) for t in tracks["tracks"]} == {
+                (publisher_id, "video"), (publisher_id, "audio")}
+        for side in subscribers:
+            await side.subscribe_all()
+        await wait_until(lambda: all(side.decoded(publisher_id) for side in subscribers), timeout=40)
+
+        # Process 1: two pipes (one per far process), four pipe consumers. A
+        # pipe's consumers are keyed by producer, so 4 over 2 pipes of 2 local
+        # producers is each producer on each pipe exactly once; once per
+        # subscriber would be 8. Its only consumers are those pipe consumers.
+        one = await _gauges_become(nodes[0].url, {"pipes": 2, "pipe_consumers": 4, "pipe_producers": 0,
+                                                  "producers": 2, "consumers": 4}, timeout=15)
+        assert one["peers"] == 1, one
+        # Processes 2 and 3: one pipe in each, carrying both producers, which
+        # each process's two subscribers consume (2 × 2 consumers).
+        for node in nodes[1:]:
+            far = await _gauges_become(node.url, {"pipes": 1, "pipe_producers": 2, "pipe_consumers": 0,
+                                                  "producers": 2, "consumers": 4}, timeout=15)
+            assert far["peers"] == 2, far
+        # Still decoding, and still one pipe per process, once it all settled.
+        counts = [dict(side.frames[publisher_id]) for side in subscribers]
+        await wait_until(lambda: all(side.frames[publisher_id]["video"] >= c["video"] + 10
+                                     and side.frames[publisher_id]["audio"] >= c["audio"] + 10
+                                     for side, c in zip(subscribers, counts)), timeout=20)
+        assert (await media_gauges(nodes[0].url))["pipe_consumers"] == 4
+    finally:
+        for side in sides:
+            await side.close()
+        await asyncio.gather(*(node.stop() for node in nodes), return_exceptions=True)
