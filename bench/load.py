@@ -24,7 +24,9 @@ URLs; the chair connects to the first. It then measures
 - roster changes meanwhile: `--churn` clients (part of `--clients`) each
   disconnect once and connect again a second later, at moments spread over
   the page turns, so the hub sends roster broadcasts while it turns pages.
-  Their page receipts are left out (they are offline for some turns);
+  Their page receipts are left out (they are offline for some turns). Each
+  roster carries the whole meeting to every client; its size and how many
+  were sent during the turns are printed;
 - votes: `--votes` times, the chair opens a secret satisfaction vote, `--voters`
   clients cast within one second, the chair closes it; latency = `vote:close`
   sent → `vote:result` at each client (every client, the churned ones are
@@ -543,6 +545,7 @@ async def one_run(run_no: int, args) -> dict:
 ROWS = [  # key, label, format
     ("clients", "clients connected (members + chair)", "{:.0f}"),
     ("clients_per_server", "clients per server process", None),
+    ("clients_per_server_end", "clients per server process after the votes", None),
     ("clients_per_client_proc", "members per client process", None),
     ("connect_s", "connect + roster settle, s", "{:.1f}"),
     ("rss_before_mb", "RSS idle per process, MB", None),
