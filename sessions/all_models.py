@@ -2,4 +2,5 @@
 import sessions.documents.models  # noqa: F401
 import sessions.inquiry.models  # noqa: F401
 import sessions.models  # noqa: F401
+import sessions.sites.models  # noqa: F401
 import voting.models  # noqa: F401

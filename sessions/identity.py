@@ -18,6 +18,9 @@ ADMIN_SUB = "admin"
 MAX_TOKEN_CHARS = 4096
 # A join link is handed out before a meeting and used through a long day.
 PARTICIPANT_TTL_S = 30 * 24 * 3600
+# A site's terminal stays signed in all year (unless its site's tokens are revoked).
+TERMINAL_TTL_S = 365 * 24 * 3600
+TERMINAL_ROLE = "terminal"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class Identity:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class TerminalIdentity:
+    """A site's terminal token: `generation` must still be the site's (see
+    sessions/sites/terminals.py) for the token to count."""
+
+    site_id: str
+    generation: int
 
 
 class TokenService:
@@ -48,7 +60,23 @@ class TokenService:
     def admin_token(self) -> str:
         return self.issue(ADMIN_SUB, Role.ADMIN)
 
+    def issue_terminal(self, site_id: str, generation: int) -> str:
+        now = int(time.time())
+        claims = {"sub": f"site:{site_id}", "site": site_id, "role": TERMINAL_ROLE, "gen": generation,
+                  "iat": now, "exp": now + TERMINAL_TTL_S}
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
     def verify(self, token: str | None) -> Identity:
+        """An admin's or a participant's token (a terminal's is refused)."""
+        identity = self.verify_any(token)
+        if isinstance(identity, TerminalIdentity):
+            raise Unauthorized("a terminal token is for a site's terminal (/sites and the call log); "
+                               "join a meeting with the join link of a call")
+        return identity
+
+    def verify_any(self, token: str | None) -> Identity | TerminalIdentity:
+        """Any of the hub's tokens, signature and claims checked (a terminal
+        token's generation is checked against the database by the caller)."""
         if not token:
             raise Unauthorized("missing token")
         if len(token) > MAX_TOKEN_CHARS:
@@ -63,6 +91,8 @@ class TokenService:
             raise Unauthorized("token signature is invalid") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"token is invalid: {exc}") from None
+        if claims["role"] == TERMINAL_ROLE:
+            return _terminal_identity(claims)
         try:
             role = Role(claims["role"])
         except ValueError:
@@ -79,3 +109,12 @@ class TokenService:
             # participant's id is a participant token with its role changed.
             raise Unauthorized("an admin token names no participant")
         return Identity(sub=claims["sub"], role=role, meeting_id=mid if role is not Role.ADMIN else None)
+
+
+def _terminal_identity(claims: dict) -> TerminalIdentity:
+    site, gen = claims.get("site"), claims.get("gen")
+    if not isinstance(site, str) or id_flaw(site) or claims["sub"] != f"site:{site}":
+        raise Unauthorized("terminal token names no site")
+    if not isinstance(gen, int) or isinstance(gen, bool) or gen < 0:
+        raise Unauthorized("terminal token has no valid generation")
+    return TerminalIdentity(site_id=site, generation=gen)

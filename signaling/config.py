@@ -49,6 +49,8 @@ class Settings:
     render_memory_bytes: int = 512 * 1024 * 1024
     render_page_seconds: float = 20.0
     render_workers: int = 2
+    # How long a call rings at a site's terminal before it is `missed`.
+    ring_s: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -70,6 +72,8 @@ class Settings:
             values["render_memory_bytes"] = int(env["PLENARY_RENDER_MEMORY_MB"]) * 1024 * 1024
         if "PLENARY_RENDER_PAGE_SECONDS" in env:
             values["render_page_seconds"] = float(env["PLENARY_RENDER_PAGE_SECONDS"])
+        if "PLENARY_RING_S" in env:
+            values["ring_s"] = float(env["PLENARY_RING_S"])
         for name, key in (("ping_interval_s", "PLENARY_PING_INTERVAL"), ("ping_timeout_s", "PLENARY_PING_TIMEOUT")):
             if key in env:
                 values[name] = float(env[key])

@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from signaling.config import Settings
 from signaling.hub import Hub
 from signaling.server import MeetingNamespace, create_sio, discover_events
+from signaling.sites import SitesNamespace
 from web import api as api_modules
 from web.auth import HUB_KEY
 from web.errors import error_middleware, input_guard_middleware
@@ -19,6 +20,7 @@ from web.errors import error_middleware, input_guard_middleware
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+SITES_KEY = web.AppKey("sites", SitesNamespace)
 
 # aiohttp refuses a header over 8190 bytes itself, with a text/plain 400 and
 # a logged traceback, before any handler can answer the contract's error.
@@ -70,8 +72,10 @@ def create_app(settings: Settings) -> web.Application:
     hub = Hub(settings, sio)
     hub.features = discover_events()
     sio.register_namespace(MeetingNamespace(hub, hub.features))
+    sio.register_namespace(sites := SitesNamespace(hub))
     sio.attach(app)
     app[HUB_KEY] = hub
+    app[SITES_KEY] = sites
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -93,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _start(app: web.Application) -> None:
     await app[HUB_KEY].start()
+    app[SITES_KEY].start()  # the /sites namespace's presence sweep and ring clock
 
 
 async def _stop(app: web.Application) -> None:

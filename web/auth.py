@@ -18,9 +18,8 @@ def hub_of(request: web.Request) -> Hub:
     return request.app[HUB_KEY]
 
 
-def identify(request: web.Request) -> Identity:
-    """The token's claims, signature checked; `require_meeting_access` also
-    checks them against the database (as Socket.IO's connect does)."""
+def token_of(request: web.Request) -> str | None:
+    """The request's token: `Authorization: Bearer`, or `?token=`."""
     header = request.headers.get("Authorization", "")
     token = None
     if header.lower().startswith("bearer "):
@@ -30,7 +29,13 @@ def identify(request: web.Request) -> Identity:
         token = request.query["token"]
     elif header:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return hub_of(request).tokens.verify(token)
+    return token
+
+
+def identify(request: web.Request) -> Identity:
+    """The token's claims, signature checked; `require_meeting_access` also
+    checks them against the database (as Socket.IO's connect does)."""
+    return hub_of(request).tokens.verify(token_of(request))
 
 
 def require_admin(request: web.Request) -> Identity:
