@@ -137,7 +137,6 @@ async def call_start(hub: "Hub", caller: SiteCaller, payload: CallStart) -> dict
         await emit_ring(hub, ring)
     for change in started.changes:
         await emit_state(hub, change)
-    hub.request_roster(started.meeting_id)
     return {"call_id": started.call_id, "meeting_id": started.meeting_id, "join_url": join_url(hub, token),
             "expires_at": started.rings[0].to_dict()["expires_at"]}
 

@@ -1,7 +1,8 @@
 """docs/protocol.md documents every event and route the code serves.
 
 The lists come from the code, not from the document: the Socket.IO events the
-feature modules register (`signaling.server.discover_events`), their
+feature modules register (`signaling.server.discover_events`, and the
+`/sites` namespace's `signaling.sites.site_events`), their
 `state:sync` sections, every event name the server sends or logs (read from
 the source: each `<feature>:<name>` string constant of a registered
 feature, and each name handed to `emit`, `emit_to`, `emit_unsequenced`,
@@ -50,7 +51,9 @@ def missing_report(kind: str, missing: list[str]) -> str:
 
 
 def registered_events() -> list[str]:
-    return sorted({name for feature in discover_events() for name in feature.specs})
+    from signaling.sites import site_events  # the /sites namespace's own
+
+    return sorted({name for feature in [*discover_events(), site_events] for name in feature.specs})
 
 
 def state_sections() -> list[str]:
