@@ -18,6 +18,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ("documents", "voting", "inquiry", "media")
+# Features with a Socket.IO namespace of their own rather than events on
+# `/meeting`: the namespace's module `signaling/<name>.py`, `sessions/<name>/`,
+# `tests/<name>/`, `web/api/<name>.py`; their pages are pages of their own,
+# not modules of the meeting client.
+NAMESPACE_FEATURES = ("sites",)
 HANDLERS = ROOT / "signaling" / "handlers"
 REST = ROOT / "web" / "api"
 CLIENT = ROOT / "web" / "static" / "js" / "features"
@@ -45,8 +50,17 @@ def test_the_feature_has_a_handler_and_a_client_module_of_its_name(name):
 def test_every_rest_module_is_named_after_a_feature():
     # The scan must see the feature REST modules, or it proves nothing.
     assert rest_modules(), "found no REST module in web/api/"
-    stray = [f"web/api/{name}.py" for name in rest_modules() if name not in FEATURES]
-    assert not stray, f"REST modules not named after a feature {FEATURES}: {stray}"
+    known = FEATURES + NAMESPACE_FEATURES
+    stray = [f"web/api/{name}.py" for name in rest_modules() if name not in known]
+    assert not stray, f"REST modules not named after a feature {known}: {stray}"
+
+
+@pytest.mark.parametrize("name", NAMESPACE_FEATURES)
+def test_a_namespace_feature_has_its_modules_of_its_name(name):
+    assert (ROOT / "signaling" / f"{name}.py").is_file(), f"no signaling/{name}.py"
+    assert (ROOT / "sessions" / name).is_dir(), f"no sessions/{name}/"
+    assert (ROOT / "tests" / name).is_dir(), f"no tests/{name}/"
+    assert not (HANDLERS / f"{name}.py").exists(), f"signaling/handlers/{name}.py would put its events on /meeting"
 
 
 def test_every_client_module_is_named_after_a_feature():
