@@ -264,7 +264,11 @@ class SitesNamespace(MeetingNamespace):
                 return
             await asyncio.sleep(0.01)
         if caller.site_id is not None:
-            await announce(self.hub, [caller.site_id])
+            try:
+                await announce(self.hub, [caller.site_id])
+            except Exception as exc:  # the sweep announces it once the database answers
+                if unavailable_from(exc) is None:
+                    log.exception("could not announce the presence of site %s", caller.site_id)
         async with self.hub.db.read() as session:
             snapshot = await terminals.directory(session)
             rings = await calls.ringing_for(session, caller.site_id) if caller.site_id else []

@@ -177,3 +177,23 @@ async def test_malformed_payloads_are_invalid(city_hub):
     # 200 sites is the limit, not an error of form.
     ack = await s.call("call:start", {"site_ids": [f"{i:032x}" for i in range(200)]})
     assert refused(ack, "not_found"), ack
+
+
+async def test_two_pages_answering_at_once_one_wins(city_hub, clients):
+    import asyncio
+
+    hub, city, t = city_hub
+    other_page = await SitesClient(hub.url, city.tokens["S1"]).connect()
+    clients.append(other_page)
+    await other_page.directory()
+    call_id = (await t["T"].call("call:start", {"site_ids": [city.ids["S1"]]}))["call_id"]
+    await other_page.wait_for("call:ring", lambda r: r["call_id"] == call_id)
+    acks = await asyncio.gather(t["S1"].call("call:accept", {"call_id": call_id}),
+                                other_page.call("call:decline", {"call_id": call_id}))
+    assert sorted(a["ok"] for a in acks) == [False, True], acks
+    loser = next(a for a in acks if not a["ok"])
+    assert loser["error"]["code"] == "closed", loser
+    winner = "accepted" if acks[0]["ok"] else "declined"
+    await t["T"].state(call_id, city.ids["S1"], winner)
+    states = [s for s in t["T"].received["call:state"] if s["call_id"] == call_id]
+    assert [(s["seq"], s["state"]) for s in states] == [(1, "ringing"), (2, winner)], states

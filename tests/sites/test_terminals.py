@@ -121,3 +121,36 @@ async def test_directory_and_presence(hub, clients):
     assert sync["ok"] and sync["seq"] == offline["seq"]
     assert {s["id"] for s in sync["sites"] if s["online"]} == {city.ids["S2"]}
     await gather_close(s2)
+
+
+async def test_presence_changes_are_announced_once_each_in_seq_order(hub, clients):
+    """Many sites' terminals connecting at once: one announcement per site, seqs without gaps."""
+    import asyncio
+
+    city = await build_city(hub.url)
+    watcher = await SitesClient(hub.url, hub.tokens.admin_token()).connect()
+    clients.append(watcher)
+    start = (await watcher.directory())["seq"]
+    pages = [SitesClient(hub.url, city.tokens[key]) for key in city.ids for _ in range(2)]
+    clients.extend(pages)
+    await asyncio.gather(*(p.connect() for p in pages))
+    for key in city.ids:
+        await watcher.presence(city.ids[key], True)
+    seen = watcher.received["directory:presence"]
+    assert sorted(p["seq"] for p in seen) == list(range(start + 1, start + 1 + len(city.ids))), seen
+    assert sorted(p["site_id"] for p in seen) == sorted(city.ids.values())
+
+
+async def test_a_page_whose_token_was_revoked_elsewhere_is_closed_by_the_sweep(hub, clients):
+    """Revoked in the database without the disconnect message (Redis lost it, say):
+    the process holding the page closes it within a second or so."""
+    from sessions.sites import terminals
+
+    city = await build_city(hub.url)
+    page = await SitesClient(hub.url, city.tokens["S1"]).connect()
+    clients.append(page)
+    await page.directory()
+    async with hub.hub.db.transaction() as tx:
+        await terminals.revoke(tx, city.ids["S1"])
+    await page.wait_disconnected(timeout=5)
+    assert "revoked" in await sites_connect_error(hub.url, city.tokens["S1"])
