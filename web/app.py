@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/client/features", client_features)
     app.router.add_get("/", index_page)
     app.router.add_get("/join", index_page)
+    app.router.add_get("/terminal", terminal_page)
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC, append_version=False)
 
@@ -116,6 +117,14 @@ async def metrics(request: web.Request) -> web.Response:
 async def index_page(request: web.Request) -> web.StreamResponse:
     response = web.FileResponse(STATIC / "index.html")
     # The join link's token must not leak through Referer to anything the page loads.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def terminal_page(request: web.Request) -> web.StreamResponse:
+    """A site's terminal (the join_url of POST /api/sites/{sid}/terminal)."""
+    response = web.FileResponse(STATIC / "terminal.html")
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response

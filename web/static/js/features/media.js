@@ -91,6 +91,11 @@ class VideoGrid {
     // Expose the peer connections for diagnostics (and for the browser tests).
     window.plenaryMedia = this;
     this.subscribe();
+    // A terminal that accepted or started a call opens the meeting with
+    // #media=on: the accept click was the one click to the picture.
+    if (new URLSearchParams(window.location.hash.slice(1)).get("media") === "on" && this.canPublish() && !this.local) {
+      this.startPublishing();
+    }
   }
 
   labelEmpty() {
