@@ -8,7 +8,7 @@ Contract (docs/contract.md, "Sites, terminals and calls"):
   `[call]`, newest first.
 
 Extensions: `GET /api/calls?limit=` (1–500, default 100); a terminal asking
-for another site's calls is `403 forbidden`; the POST takes no body or `{}`.
+for another site's calls is `403 forbidden`; the DELETE reads no body.
 """
 from __future__ import annotations
 
@@ -33,8 +33,7 @@ MAX_LIMIT = 500
 async def issue_terminal(request: web.Request) -> web.Response:
     require_admin(request)
     site_id = request.match_info["sid"]
-    if request.body_exists:
-        await read_json(request, Empty)
+    await read_json(request, Empty)
     hub = hub_of(request)
     async with hub.db.transaction() as tx:
         generation = await terminals.generation_for_issue(tx, site_id)
