@@ -24,9 +24,12 @@ URLs; the chair connects to the first. It then measures
 - roster changes meanwhile: `--churn` clients (part of `--clients`) each
   disconnect once and connect again a second later, at moments spread over
   the page turns, so the hub sends roster broadcasts while it turns pages.
-  Their page receipts are left out (they are offline for some turns). Each
-  roster carries the whole meeting to every client; its size and how many
-  were sent during the turns are printed;
+  Their page receipts are left out (they are offline for some turns). The
+  members connect with auth `roster: "delta"` as the browser client does
+  (`--roster full`: the contract's default), so they get `roster:presence`
+  (who came and went) when only presence changed; the chair takes whole
+  rosters (a contract client). A whole roster carries the whole meeting;
+  its size and how many were sent during the turns are printed;
 - votes: `--votes` times, the chair opens a secret satisfaction vote, `--voters`
   clients cast within one second, the chair closes it; latency = `vote:close`
   sent → `vote:result` at each client (every client, the churned ones are
@@ -109,12 +112,16 @@ async def _worker(conn, people: list[dict]) -> None:
         sio.on("doc:page", on_page, namespace=NS)
         sio.on("vote:result", on_result, namespace=NS)
         sio.on("roster", on_roster, namespace=NS)
+        sio.on("roster:presence", on_roster, namespace=NS)
         return sio
 
     async def connect(index: int) -> None:
         sio = make(index)
         async with gate:
-            await sio.connect(people[index]["url"], auth={"token": people[index]["token"]}, namespaces=[NS],
+            # Members take roster changes as the browser client does (deltas
+            # unless --roster full); the chair keeps the whole roster.
+            await sio.connect(people[index]["url"], auth={"token": people[index]["token"],
+                                                           "roster": people[index]["roster"]}, namespaces=[NS],
                               transports=["websocket"], wait_timeout=30)
         clients[index] = sio
 
@@ -369,6 +376,7 @@ async def one_run(run_no: int, args) -> dict:
             voters = set(order[args.churn:args.churn + args.voters])
             for i, p in enumerate(people):
                 p["index"], p["churn"], p["voter"] = i, i in churners, i in voters
+                p["roster"] = args.roster
             shares = [people[w::args.client_procs] for w in range(args.client_procs)]
             say(f"{args.clients} members made; RSS idle {' + '.join(f'{r:.1f}' for r in rss_before)} MB; "
                 f"connecting over {args.client_procs} client processes")
@@ -645,6 +653,8 @@ async def main() -> None:
     parser.add_argument("--votes", type=int, default=3)
     parser.add_argument("--voters", type=int, default=300, help="clients casting in each vote")
     parser.add_argument("--pause", type=float, default=3.0, help="seconds before each vote")
+    parser.add_argument("--roster", choices=("delta", "full"), default="delta",
+                        help="how members take roster changes: deltas as the browser client does, or whole rosters")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--max-minutes", type=float, default=60.0, help="hard stop for the whole benchmark")

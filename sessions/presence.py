@@ -6,8 +6,11 @@ after `NODE_TIMEOUT` without anyone cleaning up after it.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -15,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import directory, events
 from sessions.events import LoggedEvent
-from sessions.models import Connection, Node, Participant, utcnow
+from sessions.models import Connection, MeetingEvent, Node, Participant, utcnow
 
 # How long a silent node's clients still count as online. Operators on a
 # flaky network may raise it; tests lower it to watch a node die quickly.
@@ -150,12 +153,43 @@ async def roster_of(session: AsyncSession, meeting_id: str) -> list[dict]:
     return [{**p.to_dict(), "online": p.id in online} for p in await directory.participants_of(session, meeting_id)]
 
 
-async def record_roster(session: AsyncSession, meeting_id: str) -> tuple[LoggedEvent, list[dict]]:
+@dataclass(frozen=True)
+class PresenceChange:
+    """What a roster event changed when only presence changed: who came
+    online and who went offline since the meeting's previous roster event."""
+
+    online: list[str]
+    offline: list[str]
+
+
+def _people_digest(participants: list[dict]) -> str:
+    """Who is in the meeting and as what, without who is online."""
+    people = [{k: v for k, v in p.items() if k != "online"} for p in participants]
+    return hashlib.sha1(json.dumps(people, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+async def record_roster(session: AsyncSession, meeting_id: str) -> tuple[LoggedEvent, list[dict], PresenceChange | None]:
     """Log a `roster` event (who is online) and return it with the roster it
     describes: one transaction, so a client that compares seqs never sees an
-    older roster carry a newer number."""
+    older roster carry a newer number.
+
+    The third value is the change since the previous roster event when only
+    presence changed (None when people joined the meeting, left it or were
+    renamed, or there is no previous roster event): a meeting of thousands
+    then sends a few ids per join instead of the whole roster to everyone."""
     participants = await roster_of(session, meeting_id)
-    logged = await events.append(
-        session, meeting_id, "roster", {"online": sorted(p["id"] for p in participants if p["online"])}
+    online = sorted(p["id"] for p in participants if p["online"])
+    people = _people_digest(participants)
+    logged = await events.append(session, meeting_id, "roster", {"online": online, "people": people})
+    # Read after the append: it holds the meeting row's lock, so the roster
+    # event before ours is final and no other can land between the two.
+    previous = await session.scalar(
+        select(MeetingEvent.payload)
+        .where(MeetingEvent.meeting_id == meeting_id, MeetingEvent.type == "roster", MeetingEvent.seq < logged.seq)
+        .order_by(MeetingEvent.seq.desc())
+        .limit(1)
     )
-    return logged, participants
+    if not isinstance(previous, dict) or previous.get("people") != people:
+        return logged, participants, None
+    before, now = set(previous.get("online") or ()), set(online)
+    return logged, participants, PresenceChange(online=sorted(now - before), offline=sorted(before - now))

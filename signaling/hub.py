@@ -45,6 +45,7 @@ NAMESPACE = "/meeting"
 # Joins come in storms (a hall of 40 at the opening bell); one roster per
 # client per quarter second is plenty.
 ROSTER_DEBOUNCE_S = 0.25
+ROSTER_PRESENCE = "roster:presence"
 # While the database cannot be reached, the heartbeat tries this often, so
 # presence is put right within a second or so of its return.
 OUTAGE_RETRY_S = 1.0
@@ -52,6 +53,11 @@ OUTAGE_RETRY_S = 1.0
 
 def meeting_room(meeting_id: str) -> str:
     return f"m:{meeting_id}"
+
+
+def roster_room(meeting_id: str, *, delta: bool) -> str:
+    """Clients of a meeting by how they take roster changes (see _publish_roster)."""
+    return f"m:{meeting_id}:roster-{'delta' if delta else 'full'}"
 
 
 def participant_room(participant_id: str) -> str:
@@ -107,6 +113,8 @@ class Hub:
         *,
         event: str | None = None,
         audience: Collection[str] | None = None,
+        rooms: Collection[str] | None = None,
+        counted: bool = True,
     ) -> None:
         """Send one committed meeting event to its meeting, with its seq.
 
@@ -115,13 +123,18 @@ class Hub:
         `inquiry:state` for each of its changes). `body` replaces the logged
         payload when the wire carries more or less than the log keeps (the
         roster's names, a paper's share list); `audience` narrows it to those
-        participants (a paper shared with some: the others see a gap in seq).
+        participants (a paper shared with some: the others see a gap in seq);
+        `rooms` to those Socket.IO rooms (the roster's two shapes; the second
+        is not `counted` again in the metrics).
         """
         name = event or logged.type
-        self.metrics.meeting_events.labels(logged.type).inc()
+        if counted:
+            self.metrics.meeting_events.labels(logged.type).inc()
         data = dict(logged.payload if body is None else body)
         data["seq"] = logged.seq
-        if audience is None:
+        if rooms is not None:
+            await self.sio.emit(name, data, room=list(rooms), namespace=NAMESPACE)
+        elif audience is None:
             await self.sio.emit(name, data, room=meeting_room(logged.meeting_id), namespace=NAMESPACE)
         elif audience:
             await self.sio.emit(name, data, room=[participant_room(p) for p in audience], namespace=NAMESPACE)
@@ -143,8 +156,16 @@ class Hub:
 
     async def _publish_roster(self, meeting_id: str) -> None:
         async with self.db.transaction() as tx:
-            logged, participants = await presence.record_roster(tx, meeting_id)
-        await self.publish(logged, {"participants": participants})
+            logged, participants, change = await presence.record_roster(tx, meeting_id)
+        if change is None:
+            await self.publish(logged, {"participants": participants})
+            return
+        # One seq, two shapes: the whole roster for clients that asked for it
+        # (the contract's default), the presence change for those that keep
+        # their roster themselves (auth `roster: "delta"`).
+        await self.publish(logged, {"participants": participants}, rooms=[roster_room(meeting_id, delta=False)])
+        await self.publish(logged, {"online": change.online, "offline": change.offline},
+                           event=ROSTER_PRESENCE, rooms=[roster_room(meeting_id, delta=True)], counted=False)
 
     async def emit_to(self, participant_id: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=participant_room(participant_id), namespace=NAMESPACE)

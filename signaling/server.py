@@ -18,6 +18,7 @@ from sessions.errors import (
 )
 from sessions.roles import Role
 from signaling.redis_client import bounded_redis
+from signaling.hub import roster_room
 from signaling.registry import Caller, Events, EventSpec
 from signaling.wire import TRANSPORT_LIMIT_BYTES, WireError, WireServer
 
@@ -272,7 +273,10 @@ class MeetingNamespace(socketio.AsyncNamespace):
 
     async def _admit(self, sid: str, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
+        roster = auth.get("roster", "full") if isinstance(auth, dict) else "full"
         try:
+            if roster not in ("full", "delta"):
+                raise Invalid('auth "roster" is "full" (the default) or "delta"')
             identity = self.hub.tokens.verify(token if isinstance(token, str) else None)
             if identity.is_admin:
                 raise Unauthorized("an admin token does not join a meeting; use a participant's join link")
@@ -295,6 +299,7 @@ class MeetingNamespace(socketio.AsyncNamespace):
         self._callers[sid] = caller
         self._buckets[sid] = _Bucket()
         await self.enter_room(sid, f"m:{caller.meeting_id}")
+        await self.enter_room(sid, roster_room(caller.meeting_id, delta=roster == "delta"))
         await self.enter_room(sid, f"p:{caller.participant_id}")
         self.hub.metrics.connected_clients.inc()
         # Goes out after connect returns, so the newcomer is in the room.

@@ -18,9 +18,10 @@ NOTHING = object()  # what a wait's check gives while what it waits for is not t
 class EventClient:
     """A real python-socketio client that records every broadcast it receives."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, *, auth: dict | None = None) -> None:
         self.base_url = base_url
         self.token = token
+        self.auth = auth or {}  # more than the token, e.g. {"roster": "delta"}
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, list[Any]] = defaultdict(list)
         self._changed = asyncio.Event()
@@ -32,7 +33,8 @@ class EventClient:
 
     async def connect(self) -> "EventClient":
         await self.sio.connect(
-            self.base_url, auth={"token": self.token}, namespaces=[NS], transports=["websocket"], wait_timeout=10
+            self.base_url, auth={"token": self.token, **self.auth}, namespaces=[NS], transports=["websocket"],
+            wait_timeout=10,
         )
         return self
 

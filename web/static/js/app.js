@@ -72,6 +72,8 @@ import { takeToken } from "./session.js";
 import { Surfaces } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
+// Milestones of the way to the picture (bench/join.py prints them): the first of each name only.
+export const mark = (name) => performance.getEntriesByName(`plenary:${name}`).length || performance.mark(`plenary:${name}`);
 
 class Shell {
   constructor() {
@@ -86,6 +88,7 @@ class Shell {
   }
 
   start() {
+    mark("start");
     this.applyLanguage();
     this.wireChrome();
     const token = takeToken();
@@ -234,13 +237,26 @@ class Shell {
       return;
     }
     this.mounted = true;
+    mark("synced");
     const { loaded, failed } = await this.featureList;
+    mark("imported");
     failed.push(...(await this.features.mountAll(loaded)));
+    mark("mounted");
     for (const name of failed) this.surfaces.toast(this.t("feature_failed", { name }), { kind: "error" });
     document.body.classList.add("is-ready");
   }
 
   onEvent(event, data) {
+    if (event === "roster:presence" && this.state) {
+      // Only presence changed (we asked for deltas): apply it to the roster we
+      // hold and tell the features as if the whole roster had come.
+      const online = new Set(data?.online || []);
+      const offline = new Set(data?.offline || []);
+      this.state.roster = this.state.roster.map((p) =>
+        online.has(p.id) ? { ...p, online: true } : offline.has(p.id) ? { ...p, online: false } : p);
+      event = "roster";
+      data = { seq: data.seq, participants: this.state.roster };
+    }
     if (event === "roster" && this.state && Array.isArray(data?.participants)) {
       this.state.roster = data.participants;
       this.scheduleRosterRender();

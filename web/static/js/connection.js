@@ -40,7 +40,9 @@ export class Connection {
 
   start() {
     const socket = this.io("/meeting", {
-      auth: { token: this.token },
+      // roster "delta": presence changes come as roster:presence {online, offline},
+      // a few ids instead of the whole meeting to every page (app.js applies them).
+      auth: { token: this.token, roster: "delta" },
       transports: ["websocket"],
       reconnection: true,
       reconnectionDelay: 500,
@@ -50,6 +52,7 @@ export class Connection {
     this.socket = socket;
     this.onStatus("connecting");
     socket.on("connect", () => {
+      if (!performance.getEntriesByName("plenary:connected").length) performance.mark("plenary:connected");
       this.onStatus("online");
       this.sync();
     });
