@@ -64,6 +64,71 @@ def loopback_candidates_enabled() -> bool:
     return aioice.ice.get_host_addresses is _get_host_addresses_with_loopback
 
 
+# --- 1:1 NAT: announcing a public address -----------------------------------
+
+REQUIRED_ICE_GATHERER_ATTRS = ("_connection",)
+
+
+def parse_public_address(value: str) -> tuple[str, str | None]:
+    """`PUBLIC` or `PUBLIC/PRIVATE` (coturn's external-ip form), both IPv4:
+    (public, private or None).  ValueError for anything else."""
+    import ipaddress
+
+    public, slash, private = value.strip().partition("/")
+    addresses = [public] + ([private] if slash else [])
+    for address in addresses:
+        if not isinstance(ipaddress.ip_address(address.strip()), ipaddress.IPv4Address):
+            raise ValueError(f"not an IPv4 address: {address!r}")
+    return public.strip(), (private.strip() if slash else None)
+
+
+def announce_public_address(pc: RTCPeerConnection, public: str, private: str | None = None) -> None:
+    """Make the pc announce `public` as the address of its IPv4 host
+    candidates (every one, or only the one bound to `private`): a server
+    behind a 1:1 NAT, whose interfaces only have the private address
+    (Janus's nat_1_1_mapping, mediasoup's announcedIp).
+
+    Only what the SDP says changes: the sockets stay bound where aioice
+    bound them, keep their ports (a 1:1 NAT keeps ports), and ICE checks
+    and media are sent from and received on them as before.  Relay,
+    server-reflexive and IPv6 candidates are left alone.  Call before the
+    pc's first setLocalDescription (where aiortc gathers); idempotent."""
+    original = pc.setLocalDescription
+    if getattr(original, "plenary_announced", None) == (public, private):
+        return
+    original = getattr(original, "plenary_original", original)
+
+    async def setLocalDescription(sessionDescription: Any = None) -> None:
+        # The ICE gatherers exist by now (transceivers are added, or made by
+        # setRemoteDescription, before this), and gathering happens inside.
+        for t in pc.getTransceivers():
+            _announce_on(t.receiver.transport.transport.iceGatherer._connection, public, private)
+        await original(sessionDescription)
+
+    setLocalDescription.plenary_announced = (public, private)  # type: ignore[attr-defined]
+    setLocalDescription.plenary_original = original  # type: ignore[attr-defined]
+    pc.setLocalDescription = setLocalDescription  # type: ignore[method-assign]
+
+
+def _announce_on(connection: aioice.ice.Connection, public: str, private: str | None) -> None:
+    gather = connection.gather_candidates
+    if getattr(gather, "plenary_announced", False):
+        return
+
+    async def gather_candidates() -> None:
+        await gather()
+        for candidate in connection.local_candidates:  # aioice's own objects, in a new list
+            if candidate.type != "host" or ":" in candidate.host:
+                continue
+            if private is None or candidate.host == private:
+                # aioice's pairs read the address only for logs: they send
+                # on the candidate's socket.
+                candidate.host = public
+
+    gather_candidates.plenary_announced = True  # type: ignore[attr-defined]
+    connection.gather_candidates = gather_candidates  # type: ignore[method-assign]
+
+
 # --- DTLS transport: where decrypted packets arrive ------------------------
 
 def install_rtp_handler(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:

@@ -70,6 +70,9 @@ class MediaService:
         *,
         ice_servers: list[dict] | None = None,
         allow_loopback: bool = False,
+        # Behind a 1:1 NAT: "PUBLIC" or "PUBLIC/PRIVATE", the address the
+        # host candidates announce (PLENARY_MEDIA_PUBLIC_ADDRESS).
+        public_address: str | None = None,
         on_tracks_changed: Callable[[str], Awaitable[None]] | None = None,
         on_active_speaker: Callable[[str, str | None], Awaitable[None]] | None = None,
         # on_offer(meeting_id, participant_id, connection_id, sdp): deliver a
@@ -93,6 +96,9 @@ class MediaService:
         self.ice_servers = self._check_ice_servers(ice_servers)
         if allow_loopback:
             hooks.enable_loopback_candidates()
+        # ValueError for anything but IPv4 addresses: a typo must stop the
+        # start, not leave clients with candidates they cannot reach.
+        self.public_address = hooks.parse_public_address(public_address) if public_address else None
         self.on_tracks_changed = on_tracks_changed
         self.on_active_speaker = on_active_speaker
         self.on_offer = on_offer
@@ -223,6 +229,7 @@ class MediaService:
             role=role,
             participant_id=peer.participant_id,
             ice_servers=self.ice_servers,
+            public_address=self.public_address,
             on_connected=lambda tr: self._transport_connected(peer, tr),
             on_gone=lambda tr: self._transport_gone(peer, tr),
         )

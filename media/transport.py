@@ -85,10 +85,14 @@ class Transport(TransportBase):
         ice_servers: list[dict] | None,
         on_connected: Callable[[Transport], None],
         on_gone: Callable[[Transport], None],
+        public_address: tuple[str, str | None] | None = None,
     ) -> None:
         self.role = role
         self.participant_id = participant_id
         self.pc = RTCPeerConnection(make_configuration(ice_servers))
+        if public_address is not None:
+            # Behind a 1:1 NAT: announce (public, private or None) in the SDP.
+            hooks.announce_public_address(self.pc, *public_address)
         self.closed = False
         self.send_rtp: Callable[[bytes], None] | None = None
         self.send_rtcp: Callable[[bytes], None] | None = None

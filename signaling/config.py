@@ -23,6 +23,10 @@ class Settings:
     ice_servers: list[dict] = field(default_factory=list)
     # Loopback host candidates for the SFU: on for tests and single-machine demos.
     media_loopback: bool = False
+    # Behind a 1:1 NAT: the public address the SFU's ICE host candidates
+    # announce to clients, "PUBLIC" (every IPv4 host candidate) or
+    # "PUBLIC/PRIVATE" (only the one on the interface address PRIVATE).
+    media_public_address: str | None = None
     # Pipes between the hub's processes (media across processes, with Redis):
     # the address their UDP sockets bind and announce (127.0.0.1 when all
     # processes share one machine; this machine's address the others reach,
@@ -79,6 +83,8 @@ class Settings:
                 values[name] = float(env[key])
         if env.get("PLENARY_MEDIA_LOOPBACK") in ("1", "true", "yes"):
             values["media_loopback"] = True
+        if env.get("PLENARY_MEDIA_PUBLIC_ADDRESS"):
+            values["media_public_address"] = env["PLENARY_MEDIA_PUBLIC_ADDRESS"]
         if "PLENARY_MEDIA_ADDRESS" in env:
             values["media_address"] = env["PLENARY_MEDIA_ADDRESS"]
         if "PLENARY_MEDIA_ANNOUNCED_ADDRESS" in env:

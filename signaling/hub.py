@@ -84,6 +84,7 @@ class Hub:
         self.media = MediaService(
             ice_servers=settings.ice_servers,
             allow_loopback=settings.media_loopback,
+            public_address=settings.media_public_address,
             on_tracks_changed=self._tracks_changed,
             on_active_speaker=self._active_speaker,
             on_offer=self.send_offer,

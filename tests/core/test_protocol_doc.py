@@ -154,3 +154,40 @@ def test_every_rest_route_is_documented(tmp_path):
     doc = doc_text()
     missing = [f"`{route}`" for route in routes if not documented(doc, route)]
     assert not missing, missing_report("REST routes (web/app.py, web/api/*.py)", missing)
+
+
+# Environment variables set by `plenary serve --workers` for its own children,
+# documented in docs/deploy.md ("do not set them"), not settings.
+INTERNAL_ENV = {"PLENARY_WORKER", "PLENARY_WORKER_PARENT", "PLENARY_WORKER_READY_FD"}
+
+
+def settings_read() -> dict[str, list[str]]:
+    """Every `PLENARY_*` name the code reads (each string constant of that
+    shape in the packages), with where it is written."""
+    found: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if re.fullmatch(r"PLENARY_[A-Z0-9_]+", node.value):
+                        found.setdefault(node.value, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_setting_is_documented():
+    """Each setting is in docs/protocol.md's settings list, and in
+    docs/deploy.md's table of every setting (section 3.1)."""
+    read = settings_read()
+    assert {"PLENARY_ICE_SERVERS", "PLENARY_MEDIA_PUBLIC_ADDRESS", "PLENARY_DB"} <= set(read), sorted(read)
+    protocol = doc_text()
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    missing = [
+        f"`{name}` (at {', '.join(read[name])}) in {doc_name}"
+        for name in sorted(set(read) - INTERNAL_ENV)
+        for doc_name, doc in (("docs/protocol.md", protocol), ("docs/deploy.md", deploy))
+        if f"`{name}" not in doc
+    ]
+    assert not missing, "these settings are not documented:\n" + "\n".join(f"  {m}" for m in missing)
+    for name in INTERNAL_ENV & set(read):
+        assert f"`{name}`" in deploy, f"{name} is not explained in docs/deploy.md"

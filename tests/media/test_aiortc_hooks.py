@@ -29,6 +29,11 @@ async def test_private_names_exist() -> None:
             assert hasattr(dtls.transport._connection, name), f"aioice Connection.{name} moved"
         for name in hooks.REQUIRED_SENDER_ATTRS:
             assert hasattr(t.sender, name), f"RTCRtpSender.{name} moved"
+        for name in hooks.REQUIRED_ICE_GATHERER_ATTRS:
+            assert hasattr(dtls.transport.iceGatherer, name), f"RTCIceGatherer.{name} moved"
+        # announce_public_address wraps these per connection.
+        assert inspect.iscoroutinefunction(dtls.transport._connection.gather_candidates)
+        assert isinstance(dtls.transport._connection.local_candidates, list)
         for name in hooks.REQUIRED_TRANSCEIVER_ATTRS:
             assert hasattr(t, name), f"RTCRtpTransceiver.{name} moved"
         # The handlers we replace must keep their call shape.
