@@ -123,3 +123,16 @@ def test_setting_is_read_and_checked(monkeypatch) -> None:
     for bad in ("turn.example.org", "2001:db8::1", "198.51.100.4/", "1.2.3.4/x"):
         with pytest.raises(ValueError):
             MediaService(public_address=bad)
+
+
+def test_the_hub_hands_the_setting_to_its_sfu(tmp_path) -> None:
+    from web.app import create_app
+    from web.auth import HUB_KEY
+
+    def hub_with(value: str):
+        settings = Settings(data_dir=tmp_path / "data", secret="x" * 48, media_public_address=value)
+        return create_app(settings)[HUB_KEY]
+
+    assert hub_with("198.51.100.4/10.0.0.11").media.public_address == ("198.51.100.4", "10.0.0.11")
+    with pytest.raises(ValueError):  # a typo stops the start
+        hub_with("198.51.100.400")
