@@ -6,9 +6,8 @@ after `NODE_TIMEOUT` without anyone cleaning up after it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -148,9 +147,49 @@ async def live_meeting_ids(session: AsyncSession) -> list[str]:
 # -- the roster ---------------------------------------------------------------
 
 
-async def roster_of(session: AsyncSession, meeting_id: str) -> list[dict]:
+class PeopleCache:
+    """The people of each meeting (the roster without presence), kept while
+    they stay the same. Rosters go out for every join and leave, and a
+    state:sync per joining page: at 2,000 participants, reading and shaping
+    them each time was most of a join's cost.
+
+    Participants are only ever added (there is no rename or removal), so
+    their count and the newest one's creation time name a version of the
+    people; one aggregate query checks it. Per process, bounded, and always
+    checked against the database: nothing in it can be stale or lost."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, list[dict]]] = OrderedDict()
+
+    async def people(self, session: AsyncSession, meeting_id: str) -> tuple[str, list[dict]]:
+        """(version, people in roster order) of the meeting."""
+        count, newest = (
+            await session.execute(
+                select(func.count(), func.max(Participant.created_at)).where(Participant.meeting_id == meeting_id)
+            )
+        ).one()
+        version = f"{count}:{newest.isoformat() if newest else ''}"
+        hit = self._entries.get(meeting_id)
+        if hit is not None and hit[0] == version:
+            self._entries.move_to_end(meeting_id)
+            return hit
+        entry = (version, [p.to_dict() for p in await directory.participants_of(session, meeting_id)])
+        self._entries[meeting_id] = entry
+        self._entries.move_to_end(meeting_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return entry
+
+
+async def roster_of(session: AsyncSession, meeting_id: str, cache: PeopleCache | None = None) -> list[dict]:
+    return (await _roster(session, meeting_id, cache))[1]
+
+
+async def _roster(session: AsyncSession, meeting_id: str, cache: PeopleCache | None) -> tuple[str, list[dict]]:
+    version, people = await (cache or PeopleCache(size=0)).people(session, meeting_id)
     online = await online_ids(session, meeting_id)
-    return [{**p.to_dict(), "online": p.id in online} for p in await directory.participants_of(session, meeting_id)]
+    return version, [{**p, "online": p["id"] in online} for p in people]
 
 
 @dataclass(frozen=True)
@@ -162,13 +201,9 @@ class PresenceChange:
     offline: list[str]
 
 
-def _people_digest(participants: list[dict]) -> str:
-    """Who is in the meeting and as what, without who is online."""
-    people = [{k: v for k, v in p.items() if k != "online"} for p in participants]
-    return hashlib.sha1(json.dumps(people, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-async def record_roster(session: AsyncSession, meeting_id: str) -> tuple[LoggedEvent, list[dict], PresenceChange | None]:
+async def record_roster(
+    session: AsyncSession, meeting_id: str, cache: PeopleCache | None = None
+) -> tuple[LoggedEvent, list[dict], PresenceChange | None]:
     """Log a `roster` event (who is online) and return it with the roster it
     describes: one transaction, so a client that compares seqs never sees an
     older roster carry a newer number.
@@ -177,9 +212,8 @@ async def record_roster(session: AsyncSession, meeting_id: str) -> tuple[LoggedE
     presence changed (None when people joined the meeting, left it or were
     renamed, or there is no previous roster event): a meeting of thousands
     then sends a few ids per join instead of the whole roster to everyone."""
-    participants = await roster_of(session, meeting_id)
+    people, participants = await _roster(session, meeting_id, cache)
     online = sorted(p["id"] for p in participants if p["online"])
-    people = _people_digest(participants)
     logged = await events.append(session, meeting_id, "roster", {"online": online, "people": people})
     # Read after the append: it holds the meeting row's lock, so the roster
     # event before ours is final and no other can land between the two.

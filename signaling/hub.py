@@ -72,6 +72,8 @@ class Hub:
         self.tokens = TokenService(settings.signing_secret())
         self.sio = sio
         self.metrics = Metrics()
+        # Who is in each meeting, for rosters and syncs (checked against the database each time).
+        self.people = presence.PeopleCache()
         self.features: list[Events] = []
         self._tasks: set[asyncio.Task] = set()
         self._debounced: set[str] = set()
@@ -157,7 +159,7 @@ class Hub:
 
     async def _publish_roster(self, meeting_id: str) -> None:
         async with self.db.transaction() as tx:
-            logged, participants, change = await presence.record_roster(tx, meeting_id)
+            logged, participants, change = await presence.record_roster(tx, meeting_id, self.people)
         if change is None:
             await self.publish(logged, {"participants": participants})
             return

@@ -22,7 +22,7 @@ async def state_sync(hub: "Hub", caller: Caller, _payload) -> dict:
             "seq": seq,
             "meeting": directory.meeting_dict(meeting),
             "me": me.to_dict(),
-            "roster": await presence.roster_of(session, caller.meeting_id),
+            "roster": await presence.roster_of(session, caller.meeting_id, hub.people),
             "inquiry": None,
             "vote": None,
             "document": None,

@@ -66,7 +66,7 @@ async def get_meeting(request: web.Request) -> web.Response:
     await require_meeting_access(request, mid)
     async with hub_of(request).db.read() as session:
         meeting = await directory.get_meeting(session, mid)
-        participants = await presence.roster_of(session, mid)
+        participants = await presence.roster_of(session, mid, hub_of(request).people)
     return web.json_response({**directory.meeting_dict(meeting), "participants": participants})
 
 
