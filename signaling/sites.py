@@ -273,6 +273,15 @@ class SitesNamespace(MeetingNamespace):
             snapshot = await terminals.directory(session)
             rings = await calls.ringing_for(session, caller.site_id) if caller.site_id else []
         await self.server.emit("directory", snapshot, to=sid, namespace=self.namespace)
+        # A change announced (by another process) between the snapshot and
+        # its emit may have reached the client before it: send the directory
+        # again then, so the last one a client gets is never older.
+        for _ in range(3):
+            async with self.hub.db.read() as session:
+                if await terminals.directory_seq(session) == snapshot["seq"]:
+                    break
+                snapshot = await terminals.directory(session)
+            await self.server.emit("directory", snapshot, to=sid, namespace=self.namespace)
         for ring in rings:
             await emit_ring(self.hub, ring, to=sid)
 

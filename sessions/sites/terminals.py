@@ -211,12 +211,16 @@ async def reconcile(session: AsyncSession, site_ids: Collection[str] | None = No
     return changes
 
 
+async def directory_seq(session: AsyncSession) -> int:
+    return await session.scalar(select(SiteDirectory.last_seq).where(SiteDirectory.id == DIRECTORY_ROW)) or 0
+
+
 async def directory(session: AsyncSession) -> dict:
     """`directory` → `{seq, sites: [{id, name, kind, parent_id, online}]}`.
 
     The seq is read first: a change committed between the two reads shows in
     `sites` and comes again with a higher seq, never the other way round."""
-    seq = await session.scalar(select(SiteDirectory.last_seq).where(SiteDirectory.id == DIRECTORY_ROW)) or 0
+    seq = await directory_seq(session)
     online = await announced_site_ids(session)
     sites = (await session.scalars(select(Site).order_by(Site.created_at, Site.id))).all()
     return {
