@@ -13,6 +13,10 @@
  *     id: "voting",                       // unique; used in the DOM as data-feature
  *     order: 30,                          // optional: lower = earlier panels/stage items (default 100)
  *     strings: { "zh-CN": { title: "满意度测评" }, en: { title: "Satisfaction vote" } },
+ *     connect(ctx) { … },                 // optional: once, as soon as the socket first connects, in
+ *                                         // parallel with the first state:sync (ctx.state, ctx.me are
+ *                                         // still undefined): start here what needs no state, e.g.
+ *                                         // media:subscribe; broadcasts it brings wait for mount()
  *     mount(ctx) { … },                   // once, after the first state:sync (may be async; register
  *                                         // your ctx.on handlers in its synchronous part: broadcasts
  *                                         // that came while modules loaded are replayed right after it)
@@ -161,6 +165,11 @@ class Shell {
     if (status === "sync_failed") {
       this.surfaces.toast(this.t("sync_failed", { reason: detail }), { kind: "error" });
       return;
+    }
+    if (status === "online" && this.featureList && !this.connectedOnce) {
+      // Runs before the sync's answer is applied (onSync awaits the same list after this).
+      this.connectedOnce = true;
+      this.featureList.then(({ loaded }) => this.features.connectAll(loaded));
     }
     this.status = status;
     this.statusDetail = detail;

@@ -1,8 +1,22 @@
 // Feature modules: found at GET /client/features, imported, given a context
-// (`ctx`, documented at the top of app.js) and mounted after the first
-// state:sync. The shell routes broadcasts to the handlers they register.
+// (`ctx`, documented at the top of app.js), told when the socket first
+// connects (`connect`, in parallel with the first state:sync) and mounted
+// after that sync. The shell routes broadcasts to the handlers they register.
 
 import { relabel } from "./i18n.js";
+
+/**
+ * Let the browser run the tasks already queued (a negotiation step's answer)
+ * before going on: a message task, queued behind them (scheduler.yield()
+ * would jump the queue; setTimeout is throttled in a background tab).
+ */
+function yieldToBrowser() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
 
 /** Import every feature module the hub lists; failures are reported, not fatal. */
 export async function importFeatures() {
@@ -46,9 +60,30 @@ export class FeatureHost {
     // while an async mount is still waiting for something (a camera, an ack).
     this.started = false;
     this.early = [];
+    this.contexts = new Map(); // feature → its ctx, one for the page's life
   }
 
   contextFor(feature) {
+    if (!this.contexts.has(feature)) this.contexts.set(feature, this.makeContext(feature));
+    return this.contexts.get(feature);
+  }
+
+  /** The first connect: modules with a `connect(ctx)` hook start what needs no state yet. */
+  connectAll(features) {
+    if (this.connected) return;
+    this.connected = true;
+    for (const feature of features) {
+      if (typeof feature.connect !== "function") continue;
+      try {
+        const result = feature.connect(this.contextFor(feature));
+        if (result && typeof result.catch === "function") result.catch((err) => console.error(err));
+      } catch (err) {
+        console.error(`feature ${feature.id} failed on connect`, err);
+      }
+    }
+  }
+
+  makeContext(feature) {
     const host = this;
     const tables = [feature.strings || {}];
     const t = this.i18n.translator(tables);
@@ -109,7 +144,10 @@ export class FeatureHost {
       this.early.push([event, data]);
       return;
     }
-    for (const record of this.modules) this.deliver(record, event, data);
+    for (const record of this.modules) {
+      if (record.held) record.held.push([event, data]); // its mount() has not begun yet
+      else this.deliver(record, event, data);
+    }
   }
 
   deliver(record, event, data) {
@@ -127,7 +165,12 @@ export class FeatureHost {
     }
   }
 
-  /** Mount every module (in parallel); resolves to the ids of those that failed. */
+  /**
+   * Mount every module, in `order`, each one's synchronous part in a task of
+   * its own: what the first (media) started (a negotiation) goes on between
+   * the others' renderings. Async mounts run in parallel. Resolves to the ids
+   * of the modules that failed.
+   */
   async mountAll(features) {
     this.started = true;
     const early = this.early;
@@ -137,17 +180,25 @@ export class FeatureHost {
       ctx: this.contextFor(feature),
       mounted: false,
       resynced: false,
+      held: [...early], // broadcasts for it until its mount() has begun
     }));
     const failed = [];
-    await Promise.all(this.modules.map((record) => this.mountOne(record, early, failed)));
+    const mounting = [];
+    for (const [i, record] of [...this.modules].entries()) {
+      if (i > 0) await yieldToBrowser();
+      mounting.push(this.mountOne(record, failed));
+    }
+    await Promise.all(mounting);
     return failed;
   }
 
-  async mountOne(record, early, failed) {
+  async mountOne(record, failed) {
     const { feature, ctx } = record;
     try {
+      const held = record.held;
+      record.held = null;
       const mounting = feature.mount(ctx); // its synchronous part registers the handlers
-      for (const [event, data] of early) this.deliver(record, event, data);
+      for (const [event, data] of held) this.deliver(record, event, data);
       await mounting;
     } catch (err) {
       console.error(`feature ${feature.id} failed to mount`, err);
@@ -165,9 +216,11 @@ export class FeatureHost {
   /** After every re-sync: modules with a `sync(ctx, state)` hook catch up. */
   sync(state) {
     // Not mounting yet: modules will read this newer state on mount, so the
-    // broadcasts held so far are stale.
-    if (!this.started) this.early = [];
+    // meeting's broadcasts held so far are stale; unsequenced ones (a
+    // media:offer answering a connect hook's media:subscribe) are not state.
+    if (!this.started) this.early = this.early.filter(([, data]) => typeof data?.seq !== "number");
     for (const record of this.modules) {
+      if (record.held) record.held = record.held.filter(([, data]) => typeof data?.seq !== "number");
       if (record.mounted) this.callSync(record, state);
       else record.resynced = true; // called once its mount resolves
     }

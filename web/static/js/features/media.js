@@ -10,9 +10,18 @@
  *
  * aiortc does not trickle ICE: every description is sent only once gathering
  * is complete (or after a short timeout on a slow network).
+ *
+ * Fast to the picture (bench/join.py): media:subscribe goes out as soon as
+ * the socket connects (the `connect` hook), in parallel with state:sync; the
+ * receiving connection is made then too, with a candidate pool so its ICE
+ * gathering is done before the offer comes; the hub's offer waits for
+ * mount() and is applied at once. A page opened with #media=on (a terminal's
+ * accept) opens the camera at connect time as well.
  */
 
 const GATHER_TIMEOUT_MS = 3000;
+// Milestones of the way to the picture (bench/join.py prints them): the first of each name only.
+const mark = (name) => performance.getEntriesByName(`plenary:${name}`).length || performance.mark(`plenary:${name}`);
 const STYLE = `
 .vg { display: flex; flex-direction: column; gap: 8px; width: 100%; }
 .vg-bar { display: flex; flex-wrap: wrap; gap: 8px; }
@@ -56,6 +65,18 @@ class VideoGrid {
     this.floor = null;
     this.pinned = null;
     this.offers = Promise.resolve(); // server offers are applied one at a time
+    this.pendingOffers = 0;
+    this.subscribed = false;
+    this.capture = null; // a getUserMedia started before mount (#media=on)
+    this.videoPaused = false; // audio only on a weak link (quality.js)
+    this.pausedTracks = new Map(); // sender → the video track it is not sending
+  }
+
+  /** At the first connect, before the state is known: receive at once. */
+  connect() {
+    this.ensureRecv();
+    this.subscribe();
+    if (wantsMediaOn()) this.capture = openCamera();
   }
 
   mount() {
@@ -90,11 +111,16 @@ class VideoGrid {
     window.addEventListener("pagehide", () => this.close());
     // Expose the peer connections for diagnostics (and for the browser tests).
     window.plenaryMedia = this;
-    this.subscribe();
+    const iceServers = ctx.state.ice_servers || [];
+    if (this.recv && iceServers.length) this.recv.setConfiguration({ ...this.recv.getConfiguration(), iceServers });
+    if (!this.subscribed) this.subscribe();
     // A terminal that accepted or started a call opens the meeting with
     // #media=on: the accept click was the one click to the picture.
-    if (new URLSearchParams(window.location.hash.slice(1)).get("media") === "on" && this.canPublish() && !this.local) {
+    if (wantsMediaOn() && this.canPublish() && !this.local) {
       this.startPublishing();
+    } else if (this.capture) {
+      this.capture.then((stream) => stream.getTracks().forEach((t) => t.stop()), () => {});
+      this.capture = null;
     }
   }
 
@@ -143,31 +169,48 @@ class VideoGrid {
 
   // ── receiving ────────────────────────────────────────────────────────────
 
-  newPeerConnection() {
-    return new RTCPeerConnection({ iceServers: this.ctx.state.ice_servers || [] });
+  newPeerConnection(options = {}) {
+    return new RTCPeerConnection({ iceServers: this.ctx.state?.ice_servers || [], ...options });
+  }
+
+  ensureRecv() {
+    if (this.recv) return;
+    // The pool gathers candidates now, so answering the offer does not wait for it.
+    this.recv = this.newPeerConnection({ iceCandidatePoolSize: 1 });
+    this.recv.addEventListener("track", (event) => this.onTrack(event));
   }
 
   async subscribe() {
-    if (!this.recv) {
-      this.recv = this.newPeerConnection();
-      this.recv.addEventListener("track", (event) => this.onTrack(event));
-    }
+    this.ensureRecv();
+    this.subscribed = true;
+    mark("subscribe");
     const ack = await this.ctx.call("media:subscribe", { tracks: "all" });
     if (!ack.ok && ack.error?.code !== "offline") this.ctx.toast(ack.error.message, { kind: "error" });
   }
 
   enqueueOffer(data) {
-    this.offers = this.offers.then(() => this.applyOffer(data)).catch((err) => {
+    const failed = (err) => {
       console.error("media offer failed", err);
       this.ctx.toast(this.ctx.t("media_failed"), { kind: "error" });
+    };
+    // An idle queue applies the offer right now (not a microtask later, after
+    // the other features' mounts): the browser negotiates while they render.
+    const run = this.pendingOffers === 0 ? this.applyOffer(data) : this.offers.then(() => this.applyOffer(data));
+    this.pendingOffers += 1;
+    this.offers = run.catch(failed).finally(() => {
+      this.pendingOffers -= 1;
     });
   }
 
   async applyOffer({ sdp, consumers }) {
+    mark("offer");
     for (const c of consumers || []) this.consumers.set(c.mid, c);
     await this.recv.setRemoteDescription({ type: "offer", sdp });
+    mark("remote-set");
     await this.recv.setLocalDescription(await this.recv.createAnswer());
+    mark("local-set");
     await waitForGathering(this.recv);
+    mark("answer");
     const ack = await this.ctx.call("media:answer", { sdp: this.recv.localDescription.sdp });
     if (!ack.ok) throw new Error(ack.error?.message);
     this.pruneStreams();
@@ -176,6 +219,7 @@ class VideoGrid {
   onTrack(event) {
     const info = this.consumers.get(event.transceiver.mid);
     if (!info) return;
+    mark("track");
     let stream = this.streams.get(info.participant_id);
     if (!stream) {
       stream = new MediaStream();
@@ -205,11 +249,10 @@ class VideoGrid {
   // ── publishing ───────────────────────────────────────────────────────────
 
   async startPublishing() {
+    const capture = this.capture || openCamera();
+    this.capture = null;
     try {
-      this.local = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true },
-        video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 25 } },
-      });
+      this.local = await capture;
     } catch (err) {
       this.ctx.toast(this.ctx.t("no_camera", { reason: err.message }), { kind: "error" });
       return;
@@ -240,6 +283,36 @@ class VideoGrid {
     return true;
   }
 
+  /** Video we publish (camera, screen), sent or held back. */
+  hasVideoToSend() {
+    if (!this.send) return false;
+    return this.send.getSenders().some((s) => (s.track || this.pausedTracks.get(s))?.kind === "video");
+  }
+
+  /**
+   * Audio only on a weak link (quality.js): the video senders stop sending
+   * (replaceTrack(null): no renegotiation, no video packets, the audio goes
+   * on), and send their tracks again when `on`.
+   */
+  async setVideoSending(on) {
+    this.videoPaused = !on;
+    if (!this.send) return;
+    if (!on) {
+      for (const sender of this.send.getSenders()) {
+        if (sender.track?.kind !== "video") continue;
+        this.pausedTracks.set(sender, sender.track);
+        await sender.replaceTrack(null);
+      }
+    } else {
+      const paused = [...this.pausedTracks];
+      this.pausedTracks.clear();
+      for (const [sender, track] of paused) {
+        if (track.readyState === "live" && this.send?.getSenders().includes(sender)) await sender.replaceTrack(track);
+      }
+    }
+    this.tiles.get(this.ctx.me?.id)?.classList.toggle("is-paused", !on);
+  }
+
   async shareScreen() {
     try {
       this.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
@@ -250,6 +323,7 @@ class VideoGrid {
     this.screenTrack.addEventListener("ended", () => this.stopScreen());
     this.screenTransceiver = this.send.addTransceiver(this.screenTrack, { direction: "sendonly" });
     await this.negotiatePublish();
+    if (this.videoPaused) await this.setVideoSending(false);
     this.renderBar();
   }
 
@@ -272,6 +346,8 @@ class VideoGrid {
     this.local = null;
     this.send?.close();
     this.send = null;
+    this.pausedTracks.clear();
+    this.videoPaused = false;
     await this.ctx.call("media:unpublish", {});
     this.renderBar();
     this.renderTiles();
@@ -285,7 +361,9 @@ class VideoGrid {
       this.send?.close();
       this.send = this.newPeerConnection();
       for (const track of this.local.getTracks()) this.send.addTransceiver(track, { direction: "sendonly" });
+      this.pausedTracks.clear();
       await this.negotiatePublish();
+      if (this.videoPaused) await this.setVideoSending(false);
     }
     const others = (state.tracks || []).some((t) => t.participant_id !== this.ctx.me.id);
     if (others && !media.consumers) {
@@ -398,6 +476,17 @@ class VideoGrid {
   }
 }
 
+function openCamera() {
+  return navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: true, noiseSuppression: true },
+    video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 25 } },
+  });
+}
+
+function wantsMediaOn() {
+  return new URLSearchParams(window.location.hash.slice(1)).get("media") === "on";
+}
+
 let grid = null;
 
 export default {
@@ -431,8 +520,12 @@ export default {
       media_failed: "Media connection failed",
     },
   },
-  mount(ctx) {
+  connect(ctx) {
     grid = new VideoGrid(ctx);
+    grid.connect();
+  },
+  mount(ctx) {
+    grid = grid || new VideoGrid(ctx);
     grid.mount();
   },
   sync(ctx, state) {
