@@ -87,6 +87,22 @@ async def test_indicator_shows_and_audio_only_fallback_comes_and_goes(sqlite_hub
             f"(async () => {{ const a = await ({BYTES_SENT})(); await new Promise(r => setTimeout(r, 1000));"
             f" const b = await ({BYTES_SENT})(); return b.video > a.video; }})()", timeout=10000, polling=500)
 
+        # Falling back again within a minute of coming back: the next return waits twice as long.
+        for _ in range(3):
+            state = await page.evaluate(f"() => window.plenaryQuality.evaluate({BAD})")
+        assert state["audioOnly"] is True
+        for _ in range(5):
+            state = await page.evaluate(f"() => window.plenaryQuality.evaluate({GOOD})")
+            assert state["audioOnly"] is True
+        state = await page.evaluate(f"() => window.plenaryQuality.evaluate({GOOD})")
+        assert state == {"level": "good", "audioOnly": False}
+
+        # A page that only receives has no video to hold back: bad figures say so, nothing else.
+        for _ in range(4):
+            state = await other.evaluate(f"() => window.plenaryQuality.evaluate({BAD})")
+        assert state == {"level": "poor", "audioOnly": False}
+        await expect(other.locator("#quality")).to_have_attribute("data-level", "poor")
+
         # In English too.
         await page.click("[data-lang=en]")
         await expect(indicator.locator(".quality-text")).to_have_text("Good connection")

@@ -111,8 +111,20 @@ class VideoGrid {
     window.addEventListener("pagehide", () => this.close());
     // Expose the peer connections for diagnostics (and for the browser tests).
     window.plenaryMedia = this;
+    // The receiving connection was made at connect, before the state said which ICE servers to use.
     const iceServers = ctx.state.ice_servers || [];
-    if (this.recv && iceServers.length) this.recv.setConfiguration({ ...this.recv.getConfiguration(), iceServers });
+    if (this.recv && iceServers.length) {
+      try {
+        this.recv.setConfiguration({ iceServers, iceCandidatePoolSize: 1 });
+      } catch (err) {
+        console.warn("could not give the receiving connection its ICE servers; making it again", err);
+        if (this.recv.signalingState === "stable" && !this.recv.remoteDescription) {
+          this.recv.close();
+          this.recv = null;
+          this.ensureRecv();
+        }
+      }
+    }
     if (!this.subscribed) this.subscribe();
     // A terminal that accepted or started a call opens the meeting with
     // #media=on: the accept click was the one click to the picture.

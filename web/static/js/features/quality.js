@@ -10,8 +10,9 @@
  * row (bitrate below 150 kbit/s or loss above 15 %), the video senders are
  * paused (plenaryMedia.setVideoSending(false): no video packets at all,
  * audio goes on) and the page says so; after GOOD_SAMPLES good ones in a row
- * the video is sent again (the wait doubles when it had to fall back again
- * soon after, so a borderline link does not flap).
+ * (loss under 5 %, bitrate not under 150 kbit/s) the video is sent again
+ * (the wait doubles when it had to fall back again within a minute of
+ * coming back, so a borderline link does not flap).
  *
  * window.plenaryQuality.evaluate({loss, rtt, bitrate, sendLoss?}) feeds one
  * measurement (loss in %, rtt in ms, bitrate in bit/s; null = unknown) into
@@ -27,9 +28,10 @@ const FLAP_WINDOW_MS = 60000;
 export const LIMITS = {
   minVideoBitrate: 150000, // bit/s available for sending: below it, video cannot get through
   maxVideoLoss: 15, // % lost of what we send
-  restoreBitrate: 250000,
   restoreLoss: 5,
-  fair: { loss: 3, rtt: 250, bitrate: 300000 }, // 300 kbit/s: where Chromium's estimate starts
+  // The hub's REMB never asks a publisher for less than 150 kbit/s (media/router.py REMB_MIN), and a
+  // healthy loopback settles near 200: only the browser's own loss-based estimate goes lower.
+  fair: { loss: 3, rtt: 250, bitrate: 180000 },
   poor: { loss: 10, rtt: 500, bitrate: 150000 },
 };
 
@@ -184,8 +186,10 @@ class Quality {
     const upLoss = sample.sendLoss ?? s.loss;
     const cannotCarry = (s.bitrate != null && s.bitrate < LIMITS.minVideoBitrate) ||
       (upLoss != null && upLoss > LIMITS.maxVideoLoss);
-    const canCarry = !cannotCarry && (upLoss == null || upLoss < LIMITS.restoreLoss) &&
-      (s.bitrate == null || s.bitrate >= LIMITS.restoreBitrate);
+    // Coming back asks for little loss only: while only audio is sent, the
+    // bandwidth estimate has little traffic to grow on (flapping is held
+    // off by the doubling wait instead).
+    const canCarry = !cannotCarry && (upLoss == null || upLoss < LIMITS.restoreLoss);
     this.bad = cannotCarry ? this.bad + 1 : 0;
     this.good = canCarry ? this.good + 1 : 0;
     if (!this.audioOnly && sendingVideo && this.bad >= BAD_SAMPLES) {
