@@ -49,12 +49,16 @@ class Consumer:
         ssrc: int,
         rtx_ssrc: int,
         continue_from: Consumer | None = None,
+        downlink: str | None = None,
     ) -> None:
         self.id = id
         self.producer = producer
         self.participant_id = participant_id  # the subscriber
         self.mid = mid
         self.kind = producer.kind
+        # The subscriber transport this consumer goes out on, for the weak-link
+        # policy (media/downlink.py); None (pipes): not watched.
+        self.downlink = downlink
         self.rtx_ssrc = rtx_ssrc
         # The rewriting state and counters live in a C struct that the
         # compiled fan-out updates in place (see media/fastpath.py).
@@ -65,7 +69,12 @@ class Consumer:
         self.nack_enabled = False
         self._configured = False
         self.closed = False
+        # Why it is paused (the floor over a pipe, a weak downlink...): it
+        # forwards again only when every reason is gone.  `paused` is what
+        # the packet path reads.
+        self._pauses: set[str] = set()
         self.paused = False
+        self.suspended: str | None = None  # weak downlink: why video is not forwarded
         # Sending is possible only once negotiated and the DTLS is connected.
         # Retransmissions go through _send; forwarding through the link (C),
         # or through _send where no link could be made.
@@ -96,10 +105,12 @@ class Consumer:
         self.dropped = 0
         self.retransmissions = 0
         self.nacks_received = 0
+        self._last_nack: list[int] = []  # output seqs the newest NACK asked for
         self.plis_received = 0
         self.remb_bps: int | None = None
         self.remb_mono = 0.0
-        self.fraction_lost = 0  # from the subscriber's receiver reports
+        self.fraction_lost = 0  # from the subscriber's receiver reports (/256)
+        self.rr_mono = 0.0  # when the last one arrived
 
     # -- state shared with the compiled fan-out ------------------------------
     @property
@@ -154,18 +165,39 @@ class Consumer:
             self._start_sync()
         self._steady_changed()
 
-    def pause(self) -> None:
+    def pause(self, reason: str = "paused") -> None:
+        self._pauses.add(reason)
         if not self.paused:
             self.paused = True
             self._set_waiting(False)
             self._steady_changed()
 
-    def resume(self) -> None:
-        if self.paused:
+    def resume(self, reason: str = "paused") -> None:
+        self._pauses.discard(reason)
+        if self.paused and not self._pauses:
             self.paused = False
             if self.active:
-                self._start_sync()
+                self._start_sync()  # video: held until a keyframe, one requested
             self._steady_changed()
+
+    def suspend(self, reason: str) -> None:
+        """The subscriber's downlink cannot carry this (video) stream
+        (media/downlink.py): stop forwarding it; `reason` shows in stats."""
+        self.suspended = reason
+        self.pause("downlink")
+
+    def unsuspend(self) -> None:
+        """The downlink recovered: forward again, from a keyframe.  What the
+        subscriber last NACKed goes again first: its answers may have been
+        lost on the weak link, and a receiver that NACKs only on a new gap
+        (aiortc) would otherwise keep that hole in its jitter buffer, with
+        every later frame stuck behind it, since the stream resumes
+        without a gap."""
+        if self.suspended is not None:
+            self.suspended = None
+            self.resume("downlink")
+            if self.active:
+                self._retransmit(self._last_nack)
 
     def resync(self) -> None:
         """Upstream discontinuity (floor regained, source switched): start a
@@ -289,13 +321,17 @@ class Consumer:
         """Answer a NACK from the producer's packet cache, rewritten for this
         consumer; RTX if negotiated, else plain retransmission."""
         self.nacks_received += 1
+        self._last_nack = lost[:MAX_RETRANSMIT_PER_NACK]
+        self._retransmit(self._last_nack)
+
+    def _retransmit(self, lost: list[int]) -> None:
         send = self._send
         if send is None:
             return
         segments = self._segments
         # One compound NACK may name ~1000 packets; answering them all in the
         # datagram callback would stall the loop for every other site.
-        for oseq in lost[:MAX_RETRANSMIT_PER_NACK]:
+        for oseq in lost:
             if ((self.last_seq - oseq) & 0xFFFF) >= 0x8000:
                 continue  # not sent yet
             # The newest segment starting at or before oseq holds its offsets.
@@ -331,6 +367,10 @@ class Consumer:
         self.remb_bps = bitrate
         self.remb_mono = now
 
+    def on_receiver_report(self, fraction_lost: int, now: float) -> None:
+        self.fraction_lost = fraction_lost
+        self.rr_mono = now
+
     def sender_report(self, now_mono: float) -> bytes | None:
         """SR with this consumer's true counts and the publisher's NTP<->RTP
         mapping shifted into this consumer's timestamp space (lip sync)."""
@@ -355,6 +395,10 @@ class Consumer:
             "plis_received": self.plis_received,
             "waiting_keyframe": self.waiting_keyframe,
             "fraction_lost": self.fraction_lost,
+            "paused": self.paused,
+            # not forwarded because the subscriber's downlink is weak ("loss"/"bandwidth")
+            "video_suspended": self.suspended is not None,
+            "suspend_reason": self.suspended,
             # packets the compiled fan-out could not protect or send on this subscriber's link
             "link_errors": self._out.link.errors if self._out.link is not None else 0,
         }

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from . import rtcp
 from .consumer import Consumer
+from .downlink import DownlinkMonitor
 from .producer import Producer
 from .speaker import ActiveSpeakerDetector
 
@@ -56,6 +57,9 @@ class Router:
         # Knob for benchmarks/tests: a REMB change makes aiortc's encoders
         # restart (and emit a keyframe), so a steady-rate run can turn it off.
         self.remb_enabled = True
+        # Weak links: video paused for subscribers whose downlink cannot
+        # carry it (media/downlink.py); `downlinks.enabled = False` turns it off.
+        self.downlinks = DownlinkMonitor()
         # Counters of closed producers/consumers, so stats stay cumulative.
         self._retired: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
 
@@ -172,6 +176,7 @@ class Router:
                     sr = consumer.sender_report(now)
                     if sr is not None:
                         consumer.rtcp_out(sr)
+            self.downlinks.update(self.producers.values(), self.consumers.values(), now)
 
     def _report_upstream(self, producer: Producer, now: float) -> None:
         if producer.rtcp_out is None:
@@ -187,13 +192,16 @@ class Router:
     @staticmethod
     def _remb_target(producer: Producer, now: float) -> int | None:
         """What the publisher should send: its slowest subscriber's estimate,
-        clamped, with hysteresis.  Down moves are followed at once
+        clamped, with hysteresis (a subscriber whose video is suspended for
+        a weak downlink does not hold everyone else down).  Down moves are followed at once
         (congestion); up moves only when large and at most every
         REMB_UP_INTERVAL, because every bitrate change restarts aiortc's
         encoder, i.e. costs a keyframe.  No estimate yet: say nothing and let
         the publisher's own controller decide."""
         estimates = [
-            c.remb_bps for c in producer.consumers if c.remb_bps is not None and now - c.remb_mono < REMB_MAX_AGE
+            c.remb_bps
+            for c in producer.consumers
+            if c.remb_bps is not None and now - c.remb_mono < REMB_MAX_AGE and c.suspended is None
         ]
         last = producer.remb_bps
         if not estimates:
@@ -256,6 +264,11 @@ class Router:
         for key, value in counters.items():
             self._retired[key] += value
 
+    @property
+    def video_suspended(self) -> int:
+        """Video consumers not forwarded now because their downlink is weak."""
+        return sum(1 for c in self.consumers.values() if c.suspended is not None)
+
     def stats(self) -> dict:
         """Counts of live objects plus cumulative counters (including closed
         producers/consumers) for tests and the benchmark harness."""
@@ -270,6 +283,7 @@ class Router:
             "producers": len(self.producers),
             "consumers": len(self.consumers),
             "tasks": self.task_count,
+            "video_suspended": self.video_suspended,
             **totals,
             "active_speaker": self.active_speaker,
             "audio_allowlist": None if self._audio_allowlist is None else sorted(self._audio_allowlist),

@@ -164,8 +164,9 @@ class RtpListener:
                         producer.on_sender_report(info.ntp_timestamp, info.rtp_timestamp)
                 for report in packet.reports:
                     consumer = self.consumer_for_ssrc(report.ssrc)
-                    if consumer is not None:
-                        consumer.fraction_lost = report.fraction_lost
+                    # A report on the RTX SSRC is about retransmissions only.
+                    if consumer is not None and report.ssrc == consumer.ssrc:
+                        consumer.on_receiver_report(report.fraction_lost, now)
 
     def clear(self) -> None:
         for table in (self._by_ssrc, self._by_rtx_ssrc, self._by_mid, self._consumers):

@@ -480,6 +480,7 @@ class MediaService:
                 ssrc=ssrc,
                 rtx_ssrc=rtx_ssrc,
                 continue_from=previous,
+                downlink=peer.connection_id,  # one weak-link verdict per receive transport
             )
             peer.consumers[consumer.mid] = consumer
             transport.add_consumer(consumer)
@@ -880,6 +881,8 @@ class MediaService:
             "transports": sum(len(p.transports()) for p in self._peers.values()),
             "producers": sum(len(r.producers) for r in routers),
             "consumers": sum(len(r.consumers) for r in routers),
+            # video consumers paused because their subscriber's downlink is weak
+            "video_suspended": sum(r.video_suspended for r in routers),
             "tasks": sum(r.task_count for r in routers)
             + len([t for t in self._tasks if not t.done()])
             + sum(p.task_count for p in self._pipes.values()),

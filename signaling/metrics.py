@@ -47,6 +47,7 @@ class Metrics:
             ("consumers", "consumers"), ("pipes", "UDP pipes to other processes"),
             ("pipe_consumers", "producers sent over pipes, one per far process"),
             ("pipe_producers", "producers piped in from other processes"),
+            ("video_suspended", "video consumers paused because their subscriber's downlink is weak"),
         ):
             gauge = Gauge(f"plenary_media_{key}", f"SFU: {what}, in this process", registry=self.registry)
             gauge.set_function(lambda key=key: stats().get(key, 0))
