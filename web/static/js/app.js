@@ -19,7 +19,11 @@
  *                                         // media:subscribe; broadcasts it brings wait for mount()
  *     mount(ctx) { … },                   // once, after the first state:sync (may be async; register
  *                                         // your ctx.on handlers in its synchronous part: broadcasts
- *                                         // that came while modules loaded are replayed right after it)
+ *                                         // that came while modules loaded are replayed right after it).
+ *                                         // Modules mount in `order`, each in a task of its own, so
+ *                                         // keep the synchronous part short. Optionally add a
+ *                                         // <link rel="modulepreload"> for your file to index.html:
+ *                                         // fetched with the page, not after GET /client/features
  *     sync(ctx, state) { … },             // optional: after every later state:sync (gap, reconnect),
  *                                         // not before your mount() has resolved
  *     onLanguage(ctx, lang) { … },        // optional: after the 中文/English switch

@@ -35,6 +35,7 @@ const STYLE = `
 .vg-spot .vg-tile video { object-fit: contain; }
 .vg-label { position: absolute; left: 6px; bottom: 6px; right: 6px; color: #fff; font-size: .9rem; text-shadow: 0 1px 2px #000; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .vg-label .vg-badge { background: var(--accent, #b71c1c); color: #fff; border-radius: 4px; padding: 0 6px; margin-right: 6px; font-size: .8rem; }
+.vg-tile.is-paused video { opacity: .35; }
 .vg-tile.audio-only::before { content: "🎙"; position: absolute; inset: 0; display: grid; place-items: center; font-size: 2rem; opacity: .6; }
 `;
 
