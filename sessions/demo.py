@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sessions import directory
 from sessions.db import Database
 from sessions.identity import TokenService
-from sessions.models import Meeting
+from sessions.models import Meeting, Site
 from sessions.roles import Role, SiteKind
+from sessions.sites import terminals
 
 DEMO_TITLE = "市人大常委会专题询问（演示）"
 CITY = "市人大常委会会议厅"
@@ -57,6 +58,27 @@ async def seed_demo(db: Database, tokens: TokenService, base_url: str) -> list[D
     return links
 
 
+@dataclass(frozen=True)
+class TerminalLink:
+    site: str
+    kind: str
+    url: str
+
+
+async def demo_terminals(db: Database, tokens: TokenService, base_url: str) -> list[TerminalLink]:
+    """A terminal link for every site of the demo city (the city hall first,
+    then the districts, townships, stations and departments): what an office
+    opens to see the directory and call a station, and a station keeps open."""
+    order = {k: i for i, k in enumerate(("city", "district", "township", "station", "department"))}
+    links = []
+    async with db.transaction() as tx:
+        sites = (await tx.scalars(select(Site))).all()
+        for site in sorted(sites, key=lambda s: (order.get(s.kind, 9), s.name)):
+            token = tokens.issue_terminal(site.id, await terminals.generation_for_issue(tx, site.id))
+            links.append(TerminalLink(site.name, site.kind, f"{base_url}/terminal?token={token}"))
+    return links
+
+
 async def _seed(tx) -> None:
     city = await directory.create_site(tx, CITY, SiteKind.CITY, None)
     districts = [await directory.create_site(tx, f"{d}人大常委会", SiteKind.DISTRICT, city.id) for d in DISTRICTS]
@@ -98,4 +120,13 @@ def print_links(links: list[DemoLink], out: TextIO) -> None:
             continue
         seen.add(link.role)
         out.write(f"  {link.role.value:<11} {link.name} ({link.site or '-'}):\n    {link.url}\n")
+    out.flush()
+
+
+def print_terminals(links: list[TerminalLink], out: TextIO) -> None:
+    out.write("\nSite terminals (the city hall, a district office and a liaison station; every site's link is in the data dir):\n")
+    for kind in ("city", "district", "station"):
+        link = next((l for l in links if l.kind == kind), None)
+        if link is not None:
+            out.write(f"  {kind:<11} {link.site}:\n    {link.url}\n")
     out.flush()

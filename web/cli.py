@@ -113,7 +113,7 @@ def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> int:
     app.on_response_prepare.append(_identify_node)
     if demo:
         async def seed(app: web.Application) -> None:
-            from sessions.demo import print_links, seed_demo
+            from sessions.demo import demo_terminals, print_links, print_terminals, seed_demo
 
             hub = app[HUB_KEY]
             links = await seed_demo(hub.db, hub.tokens, settings.base_url)
@@ -121,6 +121,11 @@ def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> int:
             path = settings.data_dir / "demo-links.tsv"
             path.write_text("".join(f"{l.role.value}\t{l.name}\t{l.site or ''}\t{l.url}\n" for l in links), encoding="utf-8")
             print(f"  all {len(links)} links: {path.resolve()}", flush=True)
+            sites = await demo_terminals(hub.db, hub.tokens, settings.base_url)
+            print_terminals(sites, sys.stdout)
+            path = settings.data_dir / "demo-terminals.tsv"
+            path.write_text("".join(f"{l.kind}\t{l.site}\t{l.url}\n" for l in sites), encoding="utf-8")
+            print(f"  all {len(sites)} terminal links: {path.resolve()}", flush=True)
 
         app.on_startup.append(seed)
     app.on_startup.append(_freeze_startup_objects)

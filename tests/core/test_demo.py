@@ -12,6 +12,7 @@ from sessions.demo import seed_demo
 from sessions.identity import TokenService
 from tests.conftest import SECRET
 from tests.helpers import EventClient, free_port
+from tests.sites.util import SitesClient
 
 
 async def test_demo_topology(db_url):
@@ -60,6 +61,16 @@ async def test_serve_demo_prints_a_link_per_role(tmp_path):
                 role = words[0]
             elif role and "/join?token=" in line:
                 links[role] = line.strip()
+        terminals: dict[str, str] = {}
+        kind = None
+        while len(terminals) < 3:  # then a terminal link each for the city hall, a district, a station
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line, "serve exited before printing the terminal links"
+            words = line.split()
+            if words and words[0] in ("city", "district", "station"):
+                kind = words[0]
+            elif kind and "/terminal?token=" in line:
+                terminals[kind] = line.strip()
         async with aiohttp.ClientSession() as http:
             async def healthy() -> bool:
                 try:
@@ -79,6 +90,16 @@ async def test_serve_demo_prints_a_link_per_role(tmp_path):
         finally:
             await client.close()
         assert (tmp_path / "demo-links.tsv").read_text(encoding="utf-8").count("/join?token=") == len(sync["roster"])
+        # A station's terminal link opens /sites and sees the whole city's directory.
+        station = await SitesClient(f"http://127.0.0.1:{port}", terminals["station"].split("token=")[1]).connect()
+        try:
+            directory = await station.directory()
+        finally:
+            await station.close()
+        kinds = {site["kind"] for site in directory["sites"]}
+        assert kinds == {"city", "district", "township", "station", "department"}
+        assert (tmp_path / "demo-terminals.tsv").read_text(encoding="utf-8").count("/terminal?token=") \
+            == len(directory["sites"])
     finally:
         proc.terminate()
         await proc.wait()

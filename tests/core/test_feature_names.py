@@ -23,6 +23,10 @@ FEATURES = ("documents", "voting", "inquiry", "media")
 # `tests/<name>/`, `web/api/<name>.py`; their pages are pages of their own,
 # not modules of the meeting client.
 NAMESPACE_FEATURES = ("sites",)
+# Modules of the meeting client with no server side of their own: they only
+# read what another feature holds (quality reads the media feature's peer
+# connections and asks it to pause video).
+CLIENT_ONLY_FEATURES = ("quality",)
 HANDLERS = ROOT / "signaling" / "handlers"
 REST = ROOT / "web" / "api"
 CLIENT = ROOT / "web" / "static" / "js" / "features"
@@ -64,11 +68,18 @@ def test_a_namespace_feature_has_its_modules_of_its_name(name):
 
 
 def test_every_client_module_is_named_after_a_feature():
-    stray = [f"web/static/js/features/{name}.js" for name in client_modules() if name not in FEATURES]
-    assert not stray, f"client feature modules not named after a feature {FEATURES}: {stray}"
+    known = FEATURES + CLIENT_ONLY_FEATURES
+    stray = [f"web/static/js/features/{name}.js" for name in client_modules() if name not in known]
+    assert not stray, f"client feature modules not named after a feature {known}: {stray}"
 
 
-@pytest.mark.parametrize("name", FEATURES)
+@pytest.mark.parametrize("name", CLIENT_ONLY_FEATURES)
+def test_a_client_only_feature_has_no_server_side(name):
+    assert not (HANDLERS / f"{name}.py").exists() and not (REST / f"{name}.py").exists(), \
+        f"{name} has a server side: list it in FEATURES"
+
+
+@pytest.mark.parametrize("name", FEATURES + CLIENT_ONLY_FEATURES)
 def test_the_client_module_exports_its_file_name_as_id(name):
     path = CLIENT / f"{name}.js"
     if not path.is_file():
