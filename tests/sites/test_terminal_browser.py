@@ -49,6 +49,12 @@ async def test_an_office_calls_a_station_which_accepts_with_one_click(sqlite_hub
             "data-online", "false")
         await expect(station.locator("#site-name")).to_have_text("东华门代表联络站")
 
+        # A whole district's stations in one tap (and cleared again).
+        await office.locator("[data-action=select-group]").first.click()
+        await expect(office.locator("[data-action=call]")).to_have_text("呼叫 2 个站点")
+        await office.click("[data-action=clear]")
+        await expect(office.locator("[data-action=call]")).to_be_disabled()
+
         # Search narrows the directory; one tap selects, one tap calls.
         await office.fill("#search", "东华门")
         await expect(office.locator(".site-row")).to_have_count(1)
