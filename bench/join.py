@@ -20,8 +20,21 @@ camera and mic, loopback ICE). Two measurements, each `--runs` times:
   same machine) to the first frame of the caller's tile on the meeting page
   the accept opened (#media=on: it also starts the station's own camera).
 
-Prints the machine, the commit, every run, and median with range.
-Everything talks to 127.0.0.1 only; the server and browser are stopped at the end.
+Prints the machine, the commit, the load average before and after (the
+figures move a lot on a shared 2-core machine), every run, and median with
+range; a page that shows no frame in 30 s is counted as a failure, not as a
+time. Everything talks to 127.0.0.1 only; the server and browser are stopped
+at the end.
+
+To compare two versions of the client, run it from two copies of the tree
+that differ only in web/static (the server the bench starts is the copy's
+own), alternating between them:
+
+    git archive HEAD | tar -x -C /tmp/after
+    git archive HEAD | tar -x -C /tmp/before && rm -r /tmp/before/web/static
+    git archive OLD web/static | tar -x -C /tmp/before
+    cp media/_fanout.abi3.so /tmp/before/media/; cp media/_fanout.abi3.so /tmp/after/media/
+    (cd /tmp/before && /work/main/.venv/bin/python bench/join.py --no-accept)   # then /tmp/after, …
 """
 from __future__ import annotations
 
@@ -113,11 +126,19 @@ def commit() -> str:
         return "?"
 
 
-def summary(label: str, values: list[float]) -> str:
+def summary(label: str, values: list[float], failed: int = 0) -> str:
+    lost = f", {failed} without a frame in 30 s" if failed else ""
     if not values:
-        return f"{label}: no result"
+        return f"{label}: no result{lost}"
     return (f"{label}: median {statistics.median(values) / 1000:.3f} s, "
-            f"range {min(values) / 1000:.3f}–{max(values) / 1000:.3f} s (n={len(values)})")
+            f"range {min(values) / 1000:.3f}–{max(values) / 1000:.3f} s (n={len(values)}{lost})")
+
+
+def load() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
 
 
 class Admin:
@@ -135,7 +156,7 @@ class Admin:
         await self.http.close()
 
 
-async def wait_frame(page, participant_id: str, timeout: float = 30) -> float:
+async def wait_frame(page, participant_id: str, timeout: float = 30) -> float | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -145,7 +166,7 @@ async def wait_frame(page, participant_id: str, timeout: float = 30) -> float:
         if t is not None:
             return t
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"no frame from {participant_id} in {timeout} s")
+    return None
 
 
 async def link_runs(browser, server: ServeProcess, admin: Admin, runs: int) -> None:
@@ -159,7 +180,7 @@ async def link_runs(browser, server: ServeProcess, admin: Admin, runs: int) -> N
     await publisher.click("[data-action=start-camera]", timeout=20000)
     await publisher.wait_for_selector("[data-action=stop-camera]", timeout=20000)
 
-    frames, ready = [], []
+    frames, ready, failed = [], [], 0
     try:
         for i, member in enumerate(members):
             ctx = await browser.new_context()
@@ -172,6 +193,10 @@ async def link_runs(browser, server: ServeProcess, admin: Admin, runs: int) -> N
                 marks = await page.evaluate(MARKS)
             finally:
                 await ctx.close()
+            if first is None:
+                failed += 1
+                print(f"  run {i:2d}    no frame in 30 s  DOM ready {dom:5.0f} ms  marks {marks}")
+                continue
             if i == 0:
                 print(f"  warm-up   first frame {first:7.0f} ms  DOM ready {dom:5.0f} ms  (not counted)")
                 continue
@@ -180,7 +205,7 @@ async def link_runs(browser, server: ServeProcess, admin: Admin, runs: int) -> N
             print(f"  run {i:2d}    first frame {first:7.0f} ms  DOM ready {dom:5.0f} ms  marks {marks}")
     finally:
         await pub_ctx.close()
-    print(summary("link → first remote frame", frames))
+    print(summary("link → first remote frame", frames, failed))
     print(summary("link → DOM ready (DOMContentLoaded end)", ready))
 
 
@@ -204,7 +229,7 @@ async def accept_runs(browser, server: ServeProcess, admin: Admin, runs: int) ->
 
     office_ctx, office = await terminal(district["id"])
     station_ctx, station_page = await terminal(station["id"])
-    results = []
+    results, failed = [], 0
     try:
         for i in range(runs + 1):
             row = office.locator(f'.site-row[data-site-id="{station["id"]}"]')
@@ -227,11 +252,15 @@ async def accept_runs(browser, server: ServeProcess, admin: Admin, runs: int) ->
                 origin = await callee.evaluate("() => performance.timeOrigin")
                 clicked = await station_page.evaluate("() => window.__bench.accept")
                 marks = await callee.evaluate(MARKS)
-                elapsed = origin + first - clicked
+                elapsed = None if first is None else origin + first - clicked
             finally:
                 await callee.close()
                 await caller.close()
             await asyncio.sleep(0.5)  # both meeting pages leave before the next call
+            if elapsed is None:
+                failed += 1
+                print(f"  run {i:2d}    no frame in 30 s (marks {marks})")
+                continue
             if i == 0:
                 print(f"  warm-up   accept → first frame {elapsed:7.0f} ms  (not counted)")
                 continue
@@ -241,7 +270,7 @@ async def accept_runs(browser, server: ServeProcess, admin: Admin, runs: int) ->
     finally:
         await office_ctx.close()
         await station_ctx.close()
-    print(summary("accept → first remote frame", results))
+    print(summary("accept → first remote frame", results, failed))
 
 
 async def main() -> None:
@@ -258,6 +287,7 @@ async def main() -> None:
     print(f"commit:  {commit()}")
     version = subprocess.run([args.chromium, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"browser: {version}, headless, loopback; plenary serve on SQLite, one worker")
+    print(f"load average at the start: {load()}")
     tmp = Path(tempfile.mkdtemp(prefix="plenary-join-"))
     server = ServeProcess(data_dir=tmp / "data", secret=SECRET)
     await server.start()
@@ -275,6 +305,7 @@ async def main() -> None:
             finally:
                 await browser.close()
     finally:
+        print(f"load average at the end: {load()}")
         await admin.close()
         await server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
