@@ -74,13 +74,13 @@ class EventClient:
             await self.sio.disconnect()
 
 
-async def connect_error(base_url: str, auth: Any) -> str:
+async def connect_error(base_url: str, auth: Any, namespace: str = NS) -> str:
     """Connect expecting a refusal; returns the server's reason."""
     sio = socketio.AsyncClient(reconnection=False)
     reasons: list[Any] = []
-    sio.on("connect_error", lambda data=None: reasons.append(data), namespace=NS)
+    sio.on("connect_error", lambda data=None: reasons.append(data), namespace=namespace)
     try:
-        await sio.connect(base_url, auth=auth, namespaces=[NS], transports=["websocket"], wait_timeout=10)
+        await sio.connect(base_url, auth=auth, namespaces=[namespace], transports=["websocket"], wait_timeout=10)
     except socketio.exceptions.ConnectionError:
         assert reasons, "refused without a connect_error"
         data = reasons[0]

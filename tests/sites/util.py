@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import socketio
 
 from sessions.identity import TokenService
 from tests.conftest import SECRET
-from tests.helpers import NOTHING, EventClient
+from tests.helpers import NOTHING, EventClient, connect_error
 
 SITES = "/sites"
 
@@ -58,20 +57,7 @@ class SitesClient(EventClient):
 
 async def sites_connect_error(base_url: str, token: Any) -> str:
     """Connect to `/sites` expecting a refusal; the server's reason."""
-    sio = socketio.AsyncClient(reconnection=False)
-    reasons: list[Any] = []
-    sio.on("connect_error", lambda data=None: reasons.append(data), namespace=SITES)
-    try:
-        await sio.connect(base_url, auth={"token": token}, namespaces=[SITES], transports=["websocket"],
-                          wait_timeout=10)
-    except socketio.exceptions.ConnectionError:
-        assert reasons, "refused without a connect_error"
-        data = reasons[0]
-        return data.get("message", "") if isinstance(data, dict) else str(data)
-    finally:
-        if sio.connected:
-            await sio.disconnect()
-    raise AssertionError("connection was accepted")
+    return await connect_error(base_url, {"token": token}, namespace=SITES)
 
 
 @dataclass
