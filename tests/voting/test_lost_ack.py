@@ -26,6 +26,7 @@ class FlakyLink:
         self.target_port = target_port
         self.hold_up = False
         self.hold_down = False
+        self.dropped_up = 0  # bytes from the client that `hold_up` kept from the hub
         self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
         self._tasks: set[asyncio.Task] = set()
         self.server: asyncio.Server | None = None
@@ -47,7 +48,7 @@ class FlakyLink:
             client_writer.transport.abort()
             return
         self._pairs.append((client_writer, hub_writer))
-        up = asyncio.ensure_future(self._pump(client_reader, hub_writer, lambda: self.hold_up))
+        up = asyncio.ensure_future(self._pump(client_reader, hub_writer, lambda: self.hold_up, self._dropped_up))
         down = asyncio.ensure_future(self._pump(hub_reader, client_writer, lambda: self.hold_down))
         self._tasks |= {up, down}
         try:
@@ -58,16 +59,21 @@ class FlakyLink:
             hub_writer.transport.abort()
 
     @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, held) -> None:
+    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, held, dropped=None) -> None:
         try:
             while data := await reader.read(65536):
                 if not held():
                     writer.write(data)
                     await writer.drain()
+                elif dropped is not None:
+                    dropped(len(data))
         except (ConnectionError, OSError):
             pass
         finally:
             writer.transport.abort()
+
+    def _dropped_up(self, count: int) -> None:
+        self.dropped_up += count
 
     def cut(self) -> None:
         """Every connection through the link dies at once, both ends reset."""
@@ -152,7 +158,7 @@ async def test_ballot_lost_on_the_way_up_is_counted_once_when_resent(hub, commit
 
     flaky_link.hold_up = True  # the cast never reaches the hub
     pending = cast_into_the_drop(member, ballot)
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: flaky_link.dropped_up > 0, timeout=5)  # it left the client, and went nowhere
     flaky_link.cut()
     with pytest.raises(Exception):
         await pending
