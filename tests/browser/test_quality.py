@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.test_shell import open_page
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +38,10 @@ async def growth(page, seconds: float = 1.5) -> dict:
     await asyncio.sleep(seconds)
     after = await sent(page)
     return {kind: after[kind] - before[kind] for kind in before}
+
+
+async def _no_video(page) -> bool:
+    return (await growth(page, 0.5))["video"] == 0
 
 
 async def test_indicator_shows_and_audio_only_fallback_comes_and_goes(sqlite_hub, browser):
@@ -72,7 +77,8 @@ async def test_indicator_shows_and_audio_only_fallback_comes_and_goes(sqlite_hub
         await expect(indicator.locator(".quality-audio")).to_have_text("仅音频")
         await expect(indicator).to_have_attribute("aria-label", re.compile(r"^网络较差，视频无法传送，已切换为仅音频（丢包 30%"))
         await expect(page.locator(".toast").filter(has_text="已自动切换为仅音频")).to_be_visible()
-        await asyncio.sleep(0.5)  # what was queued before the switch leaves
+        # What was queued before the switch leaves; then no video byte for a whole window.
+        await wait_until(lambda: _no_video(page), timeout=10, interval=0)
         paused = await growth(page)
         assert paused["video"] == 0, paused
         assert paused["audio"] > 0, paused  # the voice goes on
