@@ -4,3 +4,4 @@ import sessions.inquiry.models  # noqa: F401
 import sessions.models  # noqa: F401
 import sessions.sites.models  # noqa: F401
 import voting.models  # noqa: F401
+import recordings.models  # noqa: F401
