@@ -159,6 +159,21 @@ class MediaService:
             TrackInfo(p.id, p.participant_id, p.kind, p.source) for p in router.producers.values() if p.id not in piped
         ]
 
+    def meeting_ids(self) -> list[str]:
+        """Meetings with a router here (someone publishes or subscribes)."""
+        return list(self._routers)
+
+    def local_producers(self, meeting_id: str) -> list[Producer]:
+        """The producers published through this service (not piped in): what
+        an observer such as the recorder taps, through `Producer.add_tap`."""
+        router = self._routers.get(meeting_id)
+        if router is None:
+            return []
+        piped: set[str] = set()
+        for pipe in self._meeting_pipes(meeting_id):
+            piped.update(pipe.producers)
+        return [p for p in router.producers.values() if p.id not in piped and not p.closed]
+
     def wants(self, meeting_id: str) -> set[str] | Literal["all"]:
         """What this service's own subscribers of the meeting want: "all" if
         any follows every track, else the union of the track ids they named.
