@@ -22,6 +22,9 @@ from media.rtp_parse import HEADER, h264_is_keyframe_start, header_length, paylo
 # How long a hole in the sequence is waited for (the SFU's NACK gives up
 # after a second; most repairs arrive within a round trip or two).
 REORDER_WAIT_S = 0.5
+# Before the first frame, a packet this much older than the first one seen
+# still counts (the recording began amid reordered packets).
+START_REORDER = 64
 # A jump this big is a restart of the stream, not loss.
 MAX_JUMP = 3000
 
@@ -36,6 +39,7 @@ class Frame:
 
 @dataclass
 class _Packet:
+    seq: int  # extended
     timestamp: int  # 32-bit
     marker: bool
     keyframe_start: bool
@@ -85,11 +89,17 @@ class FrameAssembler:
             return []
         if self._next is None:
             self._next = ext
+        elif ext < self._next and not self.frames_out and self._next - ext < START_REORDER:
+            # The stream's first packets came out of order: start again from this one.
+            for held in self._frame:
+                self._buffer[held.seq] = held
+            self._frame = []
+            self._next = ext
         if ext < self._next or ext in self._buffer:
             return []  # too late, or a second copy
         end = hdr_len + payload_length(packet, hdr_len)
         self._buffer[ext] = _Packet(
-            ts, bool(b1 & 0x80),
+            ext, ts, bool(b1 & 0x80),
             bool(self._keyframe_start and self._keyframe_start(packet, hdr_len)),
             bytes(packet[hdr_len:end]), now,
         )
