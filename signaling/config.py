@@ -55,6 +55,9 @@ class Settings:
     render_workers: int = 2
     # How long a call rings at a site's terminal before it is `missed`.
     ring_s: float = 30.0
+    # Where recordings are written (PLENARY_RECORDINGS_DIR); default
+    # `<data dir>/recordings`. Processes on several machines need it shared.
+    recordings_dir: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -76,6 +79,8 @@ class Settings:
             values["render_memory_bytes"] = int(env["PLENARY_RENDER_MEMORY_MB"]) * 1024 * 1024
         if "PLENARY_RENDER_PAGE_SECONDS" in env:
             values["render_page_seconds"] = float(env["PLENARY_RENDER_PAGE_SECONDS"])
+        if env.get("PLENARY_RECORDINGS_DIR"):
+            values["recordings_dir"] = Path(env["PLENARY_RECORDINGS_DIR"])
         if "PLENARY_RING_S" in env:
             values["ring_s"] = float(env["PLENARY_RING_S"])
         for name, key in (("ping_interval_s", "PLENARY_PING_INTERVAL"), ("ping_timeout_s", "PLENARY_PING_TIMEOUT")):
@@ -100,6 +105,10 @@ class Settings:
         settings = cls(**values)
         settings.data_dir = Path(settings.data_dir)
         return settings
+
+    @property
+    def recordings_path(self) -> Path:
+        return Path(self.recordings_dir) if self.recordings_dir else self.data_dir / "recordings"
 
     @property
     def database_url(self) -> str:

@@ -23,6 +23,7 @@ import socketio
 from sqlalchemy import select
 
 from media.service import MediaService
+from recordings.runtime import RecordingRuntime
 from sessions import events, presence
 from sessions.db import Database
 from sessions.errors import unavailable_from
@@ -106,6 +107,7 @@ class Hub:
         self.inquiry = InquiryRuntime(self, self.media.set_audio_allowlist)
         self.turnout = TurnoutPump(self)
         self.documents = DocumentsRuntime(self)
+        self.recordings = RecordingRuntime(self, self.media, self.node_id, settings.recordings_path)
 
     # -- events ---------------------------------------------------------------
 
@@ -186,6 +188,8 @@ class Hub:
         return [t.to_dict() for t in self.media.tracks(meeting_id)]
 
     async def _tracks_changed(self, meeting_id: str) -> None:
+        # This process records the tracks published through it (and only those).
+        await self.recordings.sync(meeting_id)
         # A track piped in or out changes nothing the meeting sees: only
         # the process where a track is published or unpublished tells.
         if self.cascade is not None and not await self.cascade.local_tracks_changed(meeting_id):
@@ -281,6 +285,7 @@ class Hub:
         memtrace.start_if_enabled(self)  # off unless PLENARY_TRACEMALLOC is set
         memtrace.start_trimming(self)
         self.inquiry.start()
+        self.recordings.start()
         if self.cascade is not None:
             await self.cascade.start(self.spawn, self.every)
         for feature in self.features:
@@ -375,6 +380,9 @@ class Hub:
                         log.exception("lost hook failed for %s", caller.participant_id)
 
     async def close(self) -> None:
+        # Before anything stops: every open recording file gets its trailer
+        # while its producers still exist (SIGTERM comes here).
+        await self.recordings.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

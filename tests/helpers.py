@@ -130,9 +130,12 @@ class ServeProcess:
     """A real `plenary serve` child process, for multi-process hub tests."""
 
     def __init__(
-        self, *, data_dir, secret: str, db_url: str | None = None, redis_url: str | None = None, env: dict | None = None
+        self, *, data_dir, secret: str, db_url: str | None = None, redis_url: str | None = None, env: dict | None = None,
+        prefix: list[str] | None = None,
     ) -> None:
         self.extra_env = env or {}
+        # A command the server runs under, e.g. `unshare` for a private mount.
+        self.prefix = prefix or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -156,7 +159,7 @@ class ServeProcess:
             args += ["--redis", self.redis_url]
         env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1", **self.extra_env}
         self.log = open(f"{self.data_dir}.log", "wb")
-        self.proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=self.log, stderr=self.log)
+        self.proc = await asyncio.create_subprocess_exec(*self.prefix, *args, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while True:
@@ -233,7 +236,7 @@ class SupervisedServe(ServeProcess):
             args += ["--redis", self.redis_url]
         env = {**os.environ, "PLENARY_SECRET": self.secret, "PLENARY_MEDIA_LOOPBACK": "1", **self.extra_env}
         self.log = open(f"{self.data_dir}.log", "wb")
-        self.proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=self.log, stderr=self.log)
+        self.proc = await asyncio.create_subprocess_exec(*self.prefix, *args, env=env, stdout=self.log, stderr=self.log)
         await wait_until(lambda: self._nodes_or_exit(), timeout=timeout, interval=0.1)
         return self
 

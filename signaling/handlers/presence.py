@@ -26,7 +26,6 @@ async def state_sync(hub: "Hub", caller: Caller, _payload) -> dict:
             "inquiry": None,
             "vote": None,
             "document": None,
-            "recording": {"recording": False, "recording_id": None},
             "tracks": [],
             "ice_servers": hub.settings.ice_servers,
         }

@@ -1,6 +1,6 @@
 """One name per feature across the server, REST and the browser client.
 
-A feature (documents, voting, inquiry, media) is found under the same name
+A feature (documents, voting, inquiry, media, recordings) is found under the same name
 everywhere: its Socket.IO handler module `signaling/handlers/<name>.py`, its
 server package (`<name>/` or `sessions/<name>/`), its tests `tests/<name>/`,
 its REST module `web/api/<name>.py` when it has one, and its browser module
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FEATURES = ("documents", "voting", "inquiry", "media")
+FEATURES = ("documents", "voting", "inquiry", "media", "recordings")
 # Features with a Socket.IO namespace of their own rather than events on
 # `/meeting`: the namespace's module `signaling/<name>.py`, `sessions/<name>/`,
 # `tests/<name>/`, `web/api/<name>.py`; their pages are pages of their own,
