@@ -22,6 +22,11 @@ producers are listed in Redis, and ``/subscribe`` first pipes in the named
 producers that live on another node (``Cascade.ensure``, as the hub's
 media:subscribe does), so subscribers may be spread over several processes.
 
+With ``--record DIR`` every producer published here is recorded, as the
+hub's recorder does it (recordings/recorder.py, fed by the same
+tracks-changed callback, files muxed in its threads), into DIR; the
+recording's rows live in a SQLite database there (bench/recording.py).
+
 The benchmark measures this process's CPU.  By default aioice is pinned to
 gather a single host candidate, 127.0.0.2 (the same media address Janus
 gets), so both SFUs are measured on the same path.  The process exits by
@@ -96,7 +101,11 @@ async def amain(args: argparse.Namespace) -> None:
 
     cascade: Any = None
 
+    recorder: Any = None
+
     async def tracks_changed(meeting_id: str) -> None:
+        if recorder is not None:
+            await recorder.sync(meeting_id)
         if cascade is not None:
             await cascade.local_tracks_changed(meeting_id)
 
@@ -118,6 +127,8 @@ async def amain(args: argparse.Namespace) -> None:
 
         cascade = Cascade(args.node, args.redis, svc, remote_tracks)
         await cascade.start(spawn, every)
+    if args.record:
+        recorder = await start_recorder(svc, args.record, spawn, every)
     if args.media_addr:
         import aioice.ice
 
@@ -233,6 +244,8 @@ async def amain(args: argparse.Namespace) -> None:
         await asyncio.wait_for(stop.wait(), timeout=args.max_seconds)
     except asyncio.TimeoutError:
         print("plenary_sfu_server: max-seconds reached, exiting", flush=True)
+    if recorder is not None:
+        await recorder.close()
     if cascade is not None:
         await cascade.close()
     for task in list(tasks):
@@ -245,6 +258,43 @@ async def amain(args: argparse.Namespace) -> None:
     await runner.cleanup()
 
 
+async def start_recorder(svc: Any, folder: str, spawn: Any, every: Any) -> Any:
+    """A real Recorder recording the bench meeting into `folder`."""
+    from pathlib import Path
+
+    from recordings import service
+    from recordings.recorder import Recorder
+    from sessions.db import Database, sqlite_url
+    from sessions.models import Meeting
+
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    db = Database(sqlite_url(root))
+    await db.migrate()
+    async with db.transaction() as tx:
+        tx.add(Meeting(id=MEETING, title="bench"))
+        await tx.flush()
+        recording, _logged = await service.start(tx, MEETING, None)
+
+    class Host:
+        def __init__(self) -> None:
+            self.db = db
+            self.spawn = spawn
+            self.every = every
+
+        async def publish(self, *_: Any, **__: Any) -> None:
+            pass  # no clients to tell
+
+    async def failed(meeting_id: str, recording_id: str, error: dict) -> None:
+        print(f"recording failed: {error}", flush=True)
+
+    recorder = Recorder(Host(), svc, "bench-node", root, failed)
+    recorder.start()
+    await recorder.begin(recording.id, MEETING, service.aware(recording.started_at))
+    print(f"recording into {root / recording.id}", flush=True)
+    return recorder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
@@ -255,6 +305,7 @@ def main() -> None:
     ap.add_argument("--node", default="bench-node", help="this process's node id in the cascade")
     ap.add_argument("--pipe-addr", default="127.0.0.2", help="address pipe sockets bind and announce")
     ap.add_argument("--plain-pipes", action="store_true", help="plain RTP on pipes instead of SRTP")
+    ap.add_argument("--record", default="", help="record every producer into this folder")
     args = ap.parse_args()
     if not args.host.startswith("127."):
         sys.exit("loopback only")

@@ -141,6 +141,14 @@ def sched_wait_delta(a: dict[int, int], b: dict[int, int]) -> float:
     return sum(max(0, w - a.get(tid, 0)) for tid, w in b.items()) / 1e9
 
 
+# Plenary with every published track recorded (bench/recording.py).
+RECORDING = "plenary+rec"
+
+
+def is_cluster(kind: str) -> bool:
+    return kind.startswith("plenary") and kind.endswith("p") and kind[len("plenary"):-1].isdigit()
+
+
 def make_server(kind: str, args: argparse.Namespace) -> Any:
     if kind == "janus":
         from janus_peer import JanusServer
@@ -150,7 +158,15 @@ def make_server(kind: str, args: argparse.Namespace) -> Any:
         from plenary_peer import PlenaryServer
 
         return PlenaryServer(port=args.plenary_port)
-    if kind.startswith("plenary") and kind.endswith("p"):
+    if kind == RECORDING:
+        import tempfile
+
+        from plenary_peer import PlenaryServer
+
+        # The same server recording every producer it forwards (bench/recording.py).
+        folder = tempfile.mkdtemp(prefix="bench-recording-")
+        return PlenaryServer(port=args.plenary_port, extra_args=["--record", folder])
+    if is_cluster(kind):
         from plenary_peer import PlenaryCluster
 
         return PlenaryCluster(int(kind[len("plenary"):-1]), port=args.plenary_port, plain_pipes=args.plain_pipes)
@@ -483,7 +499,7 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
     for w, n in keys:
         one = by_all.get((w, n, "plenary"))
         for (w2, n2, srv), r in sorted(by_all.items()):
-            if (w2, n2) != (w, n) or not (srv.startswith("plenary") and srv != "plenary"):
+            if (w2, n2) != (w, n) or not is_cluster(srv):
                 continue
             j = by_all.get((w, n, "janus"))
             parts = [f"{srv} µs/pkt {r['us_per_pkt']:.1f}, CPU per process {r.get('server_cpu_shares')} of a core"]
