@@ -52,7 +52,7 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 def fill(template: str, world: World, **override: str) -> str:
     real = {"mid": world.a.mid, "did": world.a.document_id, "n": "1", "vid": world.a.vote_id, "sid": world.site_id,
-            **override}
+            "rid": world.a.recording_id, "name": "timeline.jsonl", **override}
     return re.sub(r"\{(\w+)\}", lambda m: real[m.group(1)], template)
 
 
@@ -177,7 +177,8 @@ BAD_IDS = [
 async def test_bad_path_ids_on_every_route(world, hub_log):
     member = {"Authorization": f"Bearer {world.a.people['member']['token']}"}
     admin = world.hub.admin_headers()
-    foreign = {"mid": world.b.mid, "did": world.b.document_id, "vid": world.b.vote_id, "n": "2"}
+    foreign = {"mid": world.b.mid, "did": world.b.document_id, "vid": world.b.vote_id, "n": "2",
+               "rid": world.b.recording_id}
     requests = []
     for method, template in api_routes(world.hub.app):
         if method != "GET":
@@ -185,8 +186,8 @@ async def test_bad_path_ids_on_every_route(world, hub_log):
         for param in params_of(template):
             for label, bad in BAD_IDS:
                 if bad is None:
-                    if param == "n":
-                        continue  # page 2 of the paper exists
+                    if param in ("n", "name"):
+                        continue  # page 2 of the paper exists; file names are per recording
                     bad, who, expect = foreign[param], member, REFUSED
                     requests.append((f"{param}:{label} (member)", method, fill(template, world, **{param: bad}),
                                      who, None, expect))

@@ -23,6 +23,7 @@ class Meeting:
     people: dict[str, dict]  # role → {id, token}
     document_id: str
     vote_id: str
+    recording_id: str  # a stopped recording (no media: its timeline file)
 
 
 @dataclass
@@ -69,10 +70,12 @@ async def make_meeting(hub, title: str, site_id: str) -> Meeting:
     await chair.open({"token": people["chair"]["token"]})
     try:
         ack = await chair.call("vote:open", json.dumps({"subject": "fuzz target", "secret": False}))
+        started = await chair.call("recording:start", "{}")
+        stopped = await chair.call("recording:stop", "{}")
     finally:
         await chair.close()
-    assert ack["ok"], ack
-    return Meeting(mid, people, document_id, ack["vote_id"])
+    assert ack["ok"] and started["ok"] and stopped["ok"], (ack, started, stopped)
+    return Meeting(mid, people, document_id, ack["vote_id"], started["recording_id"])
 
 
 def ack_problem(ack, expect: str) -> str | None:

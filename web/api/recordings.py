@@ -16,6 +16,7 @@ import re
 from aiohttp import web
 
 from recordings import service
+from sessions import directory
 from sessions.errors import Invalid, NotFound
 from sessions.roles import OPERATORS
 from web.auth import hub_of, identify, require_meeting_access
@@ -44,6 +45,7 @@ async def meeting_recordings(request: web.Request) -> web.Response:
     mid = request.match_info["mid"]
     await require_meeting_access(request, mid, OPERATORS)
     async with hub_of(request).db.read() as session:
+        await directory.get_meeting(session, mid)  # an admin asking about no meeting: 404, not []
         return web.json_response(await _views(session, await service.recordings_of(session, mid)))
 
 
