@@ -26,9 +26,11 @@ from recordings.links import Linker, linker_of, utc
 from sessions import directory, events
 from sessions.inquiry import fold as ev
 from sessions.inquiry.minutes import build_minutes
+from sessions.errors import Invalid
 from sessions.roles import OPERATORS
 from signaling.hub import Hub
 from voting import service as voting_service
+from web import minutes_page
 from web.auth import hub_of, require_meeting_access
 
 routes = web.RouteTableDef()
@@ -82,3 +84,20 @@ async def closed_votes(session, meeting_id: str) -> list[dict]:
     closed = await voting_service.recent_closed_of(session, meeting_id, limit=MAX_VOTES)
     return [{**voting_service.result_view(vote), "opened_at": utc(vote.opened_at).isoformat()}
             for vote in reversed(closed)]
+
+
+@routes.get("/api/meetings/{mid}/minutes.html")
+async def minutes_html(request: web.Request) -> web.Response:
+    """The same record as a printable page (web/minutes_page.py); same access.
+    The token may come as `?token=`, so the page opens from a plain link."""
+    mid = request.match_info["mid"]
+    await require_meeting_access(request, mid, OPERATORS)
+    zone_name = request.query.get("tz") or minutes_page.DEFAULT_TZ
+    if len(zone_name) > 64:
+        raise Invalid("tz is too long for a time zone name")
+    zone = minutes_page.zone_of(zone_name)
+    minutes = await minutes_of(hub_of(request), mid)
+    return web.Response(
+        text=minutes_page.render(minutes, zone, zone_name), content_type="text/html", charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )

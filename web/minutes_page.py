@@ -1,8 +1,7 @@
-"""`GET /api/meetings/{mid}/minutes.html`: the minutes as a printable zh-CN page.
+"""The minutes as a printable zh-CN page (served by web/api/inquiry.py as
+`GET /api/meetings/{mid}/minutes.html`).
 
-The same record as `GET /api/meetings/{mid}/minutes` (and the same access:
-admin, chair, clerk; the token may come as `?token=` so the page opens from
-a plain link), laid out for A4 paper: the meeting's title and date, each
+The same record as `GET /api/meetings/{mid}/minutes`, laid out for A4 paper: the meeting's title and date, each
 topic with its respondents, the reports, each question and answer with the
 speaker, their department or station, start time, length (mm:ss) and the
 recording offset (hh:mm:ss) where there is one, then every vote with its
@@ -18,14 +17,7 @@ from datetime import datetime, timezone, tzinfo
 from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import web
-
 from sessions.errors import Invalid
-from sessions.roles import OPERATORS
-from web.api.inquiry import minutes_of
-from web.auth import hub_of, require_meeting_access
-
-routes = web.RouteTableDef()
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -96,7 +88,7 @@ dd { margin: 0 0 2pt 6em; }
 """
 
 
-def _zone(name: str | None) -> tzinfo:
+def zone_of(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name or DEFAULT_TZ)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -255,19 +247,4 @@ def render(minutes: dict, zone: tzinfo, zone_name: str) -> str:
         f"{topics}"
         f"<section class=\"votes\"><h2>{e(L['votes'])}</h2>{votes}</section></main>"
         "</body></html>\n"
-    )
-
-
-@routes.get("/api/meetings/{mid}/minutes.html")
-async def minutes_page(request: web.Request) -> web.Response:
-    mid = request.match_info["mid"]
-    await require_meeting_access(request, mid, OPERATORS)
-    zone_name = request.query.get("tz") or DEFAULT_TZ
-    if len(zone_name) > 64:
-        raise Invalid("tz is too long for a time zone name")
-    zone = _zone(zone_name)
-    minutes = await minutes_of(hub_of(request), mid)
-    return web.Response(
-        text=render(minutes, zone, zone_name), content_type="text/html", charset="utf-8",
-        headers={"Cache-Control": "no-store"},
     )
