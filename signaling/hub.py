@@ -23,6 +23,7 @@ import socketio
 from sqlalchemy import select
 
 from media.service import MediaService
+from recordings.exports import ExportRuntime
 from recordings.runtime import RecordingRuntime
 from sessions import events, presence
 from sessions.db import Database
@@ -108,6 +109,7 @@ class Hub:
         self.turnout = TurnoutPump(self)
         self.documents = DocumentsRuntime(self)
         self.recordings = RecordingRuntime(self, self.media, self.node_id, settings.recordings_path)
+        self.exports = ExportRuntime(self)
 
     # -- events ---------------------------------------------------------------
 
@@ -383,6 +385,7 @@ class Hub:
         # Before anything stops: every open recording file gets its trailer
         # while its producers still exist (SIGTERM comes here).
         await self.recordings.close()
+        await self.exports.close()  # kills its worker; a job under way is failed ("interrupted")
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

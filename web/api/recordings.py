@@ -3,6 +3,8 @@
 - `GET /api/meetings/{mid}/recordings` (admin, chair, clerk) → `[recording]`.
 - `GET /api/recordings/{rid}` (the same) → recording (see recordings/service.py
   `recording_view`).
+- `POST /api/recordings/{rid}/export` (the same) → 202 `{export}`: the
+  composed file is made by a background job (recordings/exports.py).
 - `GET /api/recordings/{rid}/files/{name}` (the same) → the file, with HTTP
   range requests (aiohttp's FileResponse answers 206 and `Accept-Ranges`),
   so a browser's `<video>` can seek. A name is served only if it is in the
@@ -64,6 +66,13 @@ async def get_recording(request: web.Request) -> web.Response:
     async with hub_of(request).db.read() as session:
         (view,) = await _views(session, [recording])
     return web.json_response(view)
+
+
+@routes.post("/api/recordings/{rid}/export")
+async def export_recording(request: web.Request) -> web.Response:
+    recording = await _load(request)
+    export = await hub_of(request).exports.request(recording.id)
+    return web.json_response({"export": export}, status=202)
 
 
 @routes.get("/api/recordings/{rid}/files/{name}")
