@@ -28,6 +28,9 @@ MEMBERS = 40
 DEPUTIES = 24
 RESPONDENT_DEPARTMENTS = ["市生态环境局", "市住房和城乡建设局", "市交通运输局"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+# The hall's projector (web/static/screen.html): an observer whose join link,
+# with /screen instead of /join, is the display link.
+SCREEN_NAME = "大屏幕"
 GIVEN = ["建国", "秀英", "志强", "丽华", "海涛", "晓东", "桂兰", "明", "静", "伟", "红梅", "国庆", "春燕", "立新"]
 
 
@@ -51,6 +54,11 @@ async def seed_demo(db: Database, tokens: TokenService, base_url: str) -> list[D
             await _seed(tx)
             existing = await tx.scalar(select(Meeting).where(Meeting.title == DEMO_TITLE))
         participants = await directory.participants_of(tx, existing.id)
+        if not any(p.name == SCREEN_NAME and p.role == Role.OBSERVER for p in participants):
+            # Also for a demo seeded before the big screen existed.
+            city = await tx.scalar(select(Site).where(Site.name == CITY))
+            await directory.add_participant(tx, existing.id, SCREEN_NAME, Role.OBSERVER, city.id if city else None)
+            participants = await directory.participants_of(tx, existing.id)
     links: list[DemoLink] = []
     for p in participants:
         token = tokens.issue(p.id, Role(p.role), existing.id)
@@ -115,12 +123,24 @@ async def _seed(tx) -> None:
 def print_links(links: list[DemoLink], out: TextIO) -> None:
     out.write("\nDemo meeting join links (one per role; every participant's link is in the data dir):\n")
     seen: set[Role] = set()
+    screens = [link for link in links if is_screen(link)]
     for link in links:
-        if link.role in seen:
+        if link.role in seen or is_screen(link):
             continue
         seen.add(link.role)
         out.write(f"  {link.role.value:<11} {link.name} ({link.site or '-'}):\n    {link.url}\n")
+    for link in screens:
+        out.write(f"\nThe hall's big screen (open on the projector's PC):\n    {screen_url(link)}\n")
     out.flush()
+
+
+def is_screen(link: DemoLink) -> bool:
+    return link.role is Role.OBSERVER and link.name == SCREEN_NAME
+
+
+def screen_url(link: DemoLink) -> str:
+    """The display link: the observer's join link, opening /screen instead of /join."""
+    return link.url.replace("/join?token=", "/screen?token=", 1)
 
 
 def print_terminals(links: list[TerminalLink], out: TextIO) -> None:

@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", index_page)
     app.router.add_get("/join", index_page)
     app.router.add_get("/terminal", terminal_page)
+    app.router.add_get("/screen", screen_page)
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC, append_version=False)
 
@@ -125,6 +126,14 @@ async def index_page(request: web.Request) -> web.StreamResponse:
 async def terminal_page(request: web.Request) -> web.StreamResponse:
     """A site's terminal (the join_url of POST /api/sites/{sid}/terminal)."""
     response = web.FileResponse(STATIC / "terminal.html")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def screen_page(request: web.Request) -> web.StreamResponse:
+    """A hall's big screen (the display link: an observer's token, /screen instead of /join)."""
+    response = web.FileResponse(STATIC / "screen.html")
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
