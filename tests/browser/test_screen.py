@@ -166,3 +166,51 @@ async def test_a_forged_or_missing_display_link_is_refused(sqlite_hub, browser):
     await expect(missing.locator("#refusal-reason")).to_contain_text("No display link")
     await expect(missing.locator("#main")).to_be_hidden()
     await missing.context.close()
+
+
+async def test_a_late_screen_shows_the_last_result_and_overtime_in_red(sqlite_hub, browser, clients):
+    hub = sqlite_hub
+    mid = await hub.meeting("预算审查专题询问")
+    chair = await hub.participant(mid, "王主任", "chair")
+    member = await hub.participant(mid, "李委员", "member")
+    respondent = await hub.participant(mid, "赵局长", "respondent")
+    display = await hub.participant(mid, "大屏幕", "observer")
+    chair_c, member_c = [await hub.connect(p["token"]) for p in (chair, member)]
+    clients.extend([chair_c, member_c])
+
+    vote_id = (await chair_c.call("vote:open", {"subject": "第一项测评", "secret": False}))["vote_id"]
+    assert (await member_c.call("vote:cast", {"vote_id": vote_id, "choice": "不满意"}))["ok"]
+    assert (await chair_c.call("vote:close", {"vote_id": vote_id}))["ok"]
+
+    # Opened after the close (nothing moved on since): the result is on screen.
+    page = await open_screen(browser, f"{hub.url}/screen?token={display['token']}&lang=en")
+    vote = page.locator("#vote")
+    await expect(vote.locator(".sc-verdict")).to_have_text("Dissatisfied")
+    await expect(vote.locator('.sc-bar[data-option="不满意"] .sc-bar-count')).to_have_text("1")
+    await expect(vote.locator('.sc-bar[data-option="不满意"] .sc-bar-share')).to_have_text("100%")
+    await expect(vote.locator(".sc-rate")).to_have_text("Satisfaction rate 0%")
+
+    # The next vote replaces it, with its turnout.
+    ack = await chair_c.call("vote:open", {"subject": "第二项测评", "secret": True})
+    await expect(vote).to_have_attribute("data-mode", "open")
+    await expect(vote.locator(".sc-vote-subject")).to_have_text("第二项测评")
+    await expect(vote.locator(".sc-turnout-figure")).to_have_text("0 / 1")
+    await expect(vote.locator(".sc-verdict")).to_have_count(0)
+    assert (await chair_c.call("vote:close", {"vote_id": ack["vote_id"]}))["ok"]
+    # Nobody voted: the rule's verdict, marked not valid, and no rate (nothing was cast).
+    await expect(vote.locator(f'.sc-vote-card[data-vote="{ack["vote_id"]}"] .sc-invalid')).to_have_text(
+        "Not valid (fewer than half voted)")
+    await expect(vote.locator(".sc-figures")).to_have_text("1 entitled, 0 voted")
+    await expect(vote.locator(".sc-rate")).to_have_count(0)
+
+    # A two-second question runs out: red from the start (under 30 s), then +mm:ss.
+    assert (await chair_c.call("inquiry:command", {
+        "action": "open_topic", "title": "预算执行", "respondents": [respondent["id"]], "question_s": 2}))["ok"]
+    assert (await chair_c.call("inquiry:command", {"action": "grant", "participant": member["id"]}))["ok"]
+    countdown = page.locator("#countdown")
+    await expect(page.locator("#timer")).to_have_class(re.compile(r"\bis-red\b"))
+    await expect(countdown).to_have_text(re.compile(r"^\+00:0\d$"), timeout=6000)
+    await expect(countdown).to_have_class(re.compile(r"\bis-over\b"))
+    await expect(page.locator("#timer-label")).to_have_text("Overtime")
+    await expect(page.locator("#floor-who")).to_have_text("Member")
+    await page.context.close()
