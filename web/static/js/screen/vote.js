@@ -129,6 +129,7 @@ export class VoteBoard {
     this.root.dataset.mode = mode;
     const items = mode === "open" ? open : this.shown;
     this.root.classList.toggle("is-many", items.length > 1);
+    this.root.classList.toggle("is-lots", items.length > 3);
     const heading = el("div", { class: "sc-vote-kind", text: t(mode === "open" ? "vote_open" : "vote_result") });
     const cards = items.map((item) => (mode === "open" ? this.openCard(item) : this.resultCard(item)));
     this.root.replaceChildren(heading, el("div", { class: "sc-vote-cards" }, ...cards));
