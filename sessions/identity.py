@@ -1,4 +1,9 @@
-"""Tokens: HS256 JWTs with the contract's claims (sub, mid, role, exp)."""
+"""Tokens: HS256 JWTs with the contract's claims (sub, mid, role, exp).
+
+Staff session tokens (sessions/accounts/) carry `sub` = `account:<id>`,
+`role` = `admin` or `operator`, `site` (an operator's) and `sid` (the
+session row, which the edges read on every use: signed out or expired
+there, the token no longer counts)."""
 from __future__ import annotations
 
 import time
@@ -21,17 +26,40 @@ PARTICIPANT_TTL_S = 30 * 24 * 3600
 # A site's terminal stays signed in all year (unless its site's tokens are revoked).
 TERMINAL_TTL_S = 365 * 24 * 3600
 TERMINAL_ROLE = "terminal"
+ACCOUNT_SUB_PREFIX = "account:"
+OPERATOR_ROLE = "operator"
 
 
 @dataclass(frozen=True)
 class Identity:
+    """An admin's, a participant's or a staff session's token.
+
+    A staff session has `session_id`. An operator's session has role ADMIN
+    (within its scope it acts as the admin) and `operator_site`, the site
+    whose subtree bounds it; `is_admin` (the whole hub) is false for it."""
+
     sub: str
     role: Role
     meeting_id: str | None
+    session_id: str | None = None
+    operator_site: str | None = None
 
     @property
     def is_admin(self) -> bool:
+        return self.role is Role.ADMIN and self.operator_site is None
+
+    @property
+    def is_staff(self) -> bool:
+        """The admin token, or an admin's or an operator's session."""
         return self.role is Role.ADMIN
+
+    @property
+    def is_operator(self) -> bool:
+        return self.operator_site is not None
+
+    @property
+    def account_id(self) -> str | None:
+        return self.sub.removeprefix(ACCOUNT_SUB_PREFIX) if self.session_id is not None else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,14 @@ class TokenService:
                   "iat": now, "exp": now + TERMINAL_TTL_S}
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
+    def issue_session(self, account_id: str, role: str, site_id: str | None, session_id: str, expires_at: int) -> str:
+        """A staff session's token (`role`: admin or operator; `site_id`: an operator's)."""
+        claims: dict = {"sub": f"{ACCOUNT_SUB_PREFIX}{account_id}", "role": role, "sid": session_id,
+                        "iat": int(time.time()), "exp": expires_at}
+        if role == OPERATOR_ROLE:
+            claims["site"] = site_id
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
     def verify(self, token: str | None) -> Identity:
         """An admin's or a participant's token (a terminal's is refused)."""
         identity = self.verify_any(token)
@@ -93,6 +129,8 @@ class TokenService:
             raise Unauthorized(f"token is invalid: {exc}") from None
         if claims["role"] == TERMINAL_ROLE:
             return _terminal_identity(claims)
+        if isinstance(claims["sub"], str) and claims["sub"].startswith(ACCOUNT_SUB_PREFIX):
+            return _session_identity(claims)
         try:
             role = Role(claims["role"])
         except ValueError:
@@ -109,6 +147,25 @@ class TokenService:
             # participant's id is a participant token with its role changed.
             raise Unauthorized("an admin token names no participant")
         return Identity(sub=claims["sub"], role=role, meeting_id=mid if role is not Role.ADMIN else None)
+
+
+def _session_identity(claims: dict) -> Identity:
+    """A staff session's claims; its row is checked by the caller
+    (sessions/accounts/service.py `check_session`)."""
+    sub, role, sid, site = claims["sub"], claims["role"], claims.get("sid"), claims.get("site")
+    if id_flaw(sub) or len(sub) == len(ACCOUNT_SUB_PREFIX):
+        raise Unauthorized("token subject is invalid")
+    if not isinstance(sid, str) or id_flaw(sid):
+        raise Unauthorized("session token names no session")
+    if role == Role.ADMIN.value:
+        if site is not None:
+            raise Unauthorized("an admin's session names no site")
+        return Identity(sub=sub, role=Role.ADMIN, meeting_id=None, session_id=sid)
+    if role == OPERATOR_ROLE:
+        if not isinstance(site, str) or id_flaw(site):
+            raise Unauthorized("an operator's session token names no site")
+        return Identity(sub=sub, role=Role.ADMIN, meeting_id=None, session_id=sid, operator_site=site)
+    raise Unauthorized("token has an unknown role")
 
 
 def _terminal_identity(claims: dict) -> TerminalIdentity:

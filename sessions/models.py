@@ -45,6 +45,9 @@ class Meeting(Base):
     # The last `seq` handed out; bumped with a row-locking UPDATE so that
     # processes sharing one database agree on a gapless order.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The creator's token subject (`admin`, `account:<id>`): an operator
+    # reaches the meetings it created (sessions/accounts/scope.py).
+    created_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Participant(Base):

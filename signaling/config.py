@@ -58,6 +58,8 @@ class Settings:
     # Where recordings are written (PLENARY_RECORDINGS_DIR); default
     # `<data dir>/recordings`. Processes on several machines need it shared.
     recordings_dir: Path | None = None
+    # How long a staff member's sign-in (POST /api/session) lasts (PLENARY_SESSION_HOURS).
+    session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -81,6 +83,8 @@ class Settings:
             values["render_page_seconds"] = float(env["PLENARY_RENDER_PAGE_SECONDS"])
         if env.get("PLENARY_RECORDINGS_DIR"):
             values["recordings_dir"] = Path(env["PLENARY_RECORDINGS_DIR"])
+        if "PLENARY_SESSION_HOURS" in env:
+            values["session_hours"] = float(env["PLENARY_SESSION_HOURS"])
         if "PLENARY_RING_S" in env:
             values["ring_s"] = float(env["PLENARY_RING_S"])
         for name, key in (("ping_interval_s", "PLENARY_PING_INTERVAL"), ("ping_timeout_s", "PLENARY_PING_TIMEOUT")):

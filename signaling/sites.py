@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from pydantic import Field, field_validator
 
+from sessions.accounts.service import check_session
 from sessions.errors import Forbidden, HubError, Unauthorized, unavailable_from
 from sessions.identity import TerminalIdentity
 from sessions.roles import Role
@@ -243,7 +244,13 @@ class SitesNamespace(MeetingNamespace):
                     site = await terminals.admit(tx, sid, self.hub.node_id, identity.site_id, identity.generation)
                 caller = SiteCaller(sid, site.id, site.name, site.kind, identity.generation)
             elif identity.is_admin:
+                if identity.session_id is not None:  # an admin's session: its row must still count
+                    async with self.hub.db.read() as session:
+                        await check_session(session, identity)
                 caller = SiteCaller(sid, None, "admin", None)
+            elif identity.is_operator:
+                # The directory is the whole city's; an operator's console reads its part over REST.
+                raise Unauthorized("an operator's session does not open /sites; use GET /api/sites")
             else:
                 raise Unauthorized("a participant's token does not open /sites: connect with the site's terminal "
                                    "token (or an admin token, to watch)")

@@ -14,7 +14,7 @@ from signaling.hub import Hub
 from signaling.server import MeetingNamespace, create_sio, discover_events
 from signaling.sites import SitesNamespace
 from web import api as api_modules
-from web.auth import HUB_KEY
+from web.auth import HUB_KEY, staff_session_middleware
 from web.errors import error_middleware, input_guard_middleware
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     # Built fresh per call: a Socket.IO server made at import time binds to
     # the first event loop and breaks the second test that uses it.
     app = web.Application(
-        middlewares=[error_middleware, input_guard_middleware],
+        middlewares=[error_middleware, input_guard_middleware, staff_session_middleware],
         client_max_size=settings.max_upload_bytes + 1024 * 1024,
         handler_args=HANDLER_ARGS,
     )

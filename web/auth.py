@@ -6,12 +6,17 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from sessions import directory
-from sessions.errors import Forbidden, NotFound, Unauthorized
+from sessions.accounts import scope
+from sessions.accounts.service import check_session
+from sessions.errors import Forbidden, HubError, NotFound, Unauthorized
 from sessions.identity import Identity
 from sessions.roles import Role
 from signaling.hub import Hub
 
 HUB_KEY = web.AppKey("hub", Hub)
+# What `staff_session_middleware` found of the request's staff session: the
+# Identity when its row still counts, else the refusal `identify` raises.
+SESSION_CHECK = web.RequestKey("staff_session_check", object)
 
 
 def hub_of(request: web.Request) -> Hub:
@@ -32,30 +37,93 @@ def token_of(request: web.Request) -> str | None:
     return token
 
 
+@web.middleware
+async def staff_session_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """A staff session token's row is read once per REST call, before the
+    handler, so that `identify` (synchronous, called everywhere) can refuse a
+    session signed out or expired on any process of the hub."""
+    if request.path.startswith("/api/"):
+        await _check_staff_session(request)
+    return await handler(request)
+
+
+async def _check_staff_session(request: web.Request) -> None:
+    try:
+        identity = hub_of(request).tokens.verify_any(token_of(request))
+    except HubError:
+        return  # refused by `identify` if the route wants a token at all
+    if not isinstance(identity, Identity) or identity.session_id is None:
+        return
+    try:
+        async with hub_of(request).db.read() as session:
+            await check_session(session, identity)
+    except HubError as refusal:
+        request[SESSION_CHECK] = refusal
+    else:
+        request[SESSION_CHECK] = identity
+
+
 def identify(request: web.Request) -> Identity:
-    """The token's claims, signature checked; `require_meeting_access` also
-    checks them against the database (as Socket.IO's connect does)."""
-    return hub_of(request).tokens.verify(token_of(request))
+    """The token's claims, signature checked, and a staff session's row
+    (read by `staff_session_middleware`); `require_meeting_access` also
+    checks a participant's claims against the database (as Socket.IO's
+    connect does)."""
+    identity = hub_of(request).tokens.verify(token_of(request))
+    if identity.session_id is not None:
+        checked = request.get(SESSION_CHECK)
+        if isinstance(checked, HubError):
+            raise checked
+        if checked != identity:
+            raise Unauthorized("this session could not be checked")
+    return identity
 
 
 def require_admin(request: web.Request) -> Identity:
+    """The whole hub's admin: the admin token or an admin's session."""
     identity = identify(request)
     if not identity.is_admin:
         raise Forbidden("only an admin may do this")
     return identity
 
 
+def require_staff(request: web.Request) -> Identity:
+    """The admin, or an operator (whose scope the caller then checks)."""
+    identity = identify(request)
+    if not identity.is_staff:
+        raise Forbidden("only an admin or an operator may do this")
+    return identity
+
+
+async def require_site_in_scope(request: web.Request, site_id: str) -> Identity:
+    """The admin, or an operator of this site or of one above it."""
+    identity = require_staff(request)
+    if identity.is_operator:
+        async with hub_of(request).db.read() as session:
+            await scope.check_site(session, identity, site_id)
+    return identity
+
+
+async def require_meeting_in_scope(request: web.Request, meeting_id: str) -> Identity:
+    """The admin, or the operator that created this meeting."""
+    identity = require_staff(request)
+    if identity.is_operator:
+        async with hub_of(request).db.read() as session:
+            await scope.check_meeting(session, identity, meeting_id)
+    return identity
+
+
 async def require_meeting_access(
     request: web.Request, meeting_id: str, roles: Iterable[Role] | None = None
 ) -> Identity:
-    """Admin, or a participant of this meeting (with one of `roles` if given).
+    """Admin, the operator that created the meeting, or a participant of this
+    meeting (with one of `roles` if given).
 
     A participant token for another meeting is refused with 401, as the
     contract says: it is the wrong credential, not a lack of rights.
     """
     identity = identify(request)
-    if identity.is_admin:
-        return identity
+    if identity.is_staff:
+        return await require_meeting_in_scope(request, meeting_id)
     if identity.meeting_id != meeting_id:
         raise Unauthorized("token is for another meeting")
     hub = hub_of(request)

@@ -1,4 +1,4 @@
-"""The `plenary` command: serve, admin-token."""
+"""The `plenary` command: serve, admin-token, user add."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +32,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
     token = commands.add_parser("admin-token", help="print a fresh admin token")
     token.add_argument("--data-dir", type=Path, default=None)
+
+    user = commands.add_parser("user", help="staff accounts of the congress office")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create or reset an account; the password is read from stdin "
+                                               "(one line) or prompted on a terminal")
+    add.add_argument("name")
+    who = add.add_mutually_exclusive_group(required=True)
+    who.add_argument("--admin", action="store_true", help="the whole hub")
+    who.add_argument("--operator", metavar="SITE_ID", help="this site and the sites below it")
+    add.add_argument("--data-dir", type=Path, default=None)
+    add.add_argument("--db", default=None, help="database URL (default: $PLENARY_DB, else SQLite in the data dir)")
     return parser.parse_args(argv)
 
 
@@ -60,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(TokenService(settings.signing_secret()).admin_token())
         return 0
+    if args.command == "user":
+        from sessions.accounts.command import user_add
+
+        if settings.db_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file's home
+        return user_add(settings.database_url, args.name, args.operator)
     from web import workers
 
     label = workers.worker_label()

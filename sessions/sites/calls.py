@@ -11,7 +11,7 @@ site's state takes the call row's lock first and hands out the call's next
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -250,14 +250,20 @@ async def ringing_for(session: AsyncSession, site_id: str) -> list[Ring]:
     return [Ring(c.id, site_id, s.id, s.name, c.title, _aware(cs.expires_at)) for cs, c, s in rows]
 
 
-async def log(session: AsyncSession, site_id: str | None = None, limit: int = 100) -> list[dict]:
+async def log(
+    session: AsyncSession, site_id: str | None = None, limit: int = 100, within: Collection[str] | None = None
+) -> list[dict]:
     """The call log, newest first: `{id, meeting_id, title, from_site_id,
     created_at, sites: [{site_id, state, at}]}`; with `site_id`, the calls
-    that site made or was called in."""
+    that site made or was called in; with `within` (an operator's sites),
+    the calls one of those sites made or was called in."""
     query = select(Call)
     if site_id is not None:
         called = select(CallSite.call_id).where(CallSite.site_id == site_id)
         query = query.where(or_(Call.from_site_id == site_id, Call.id.in_(called)))
+    if within is not None:
+        called = select(CallSite.call_id).where(CallSite.site_id.in_(list(within)))
+        query = query.where(or_(Call.from_site_id.in_(list(within)), Call.id.in_(called)))
     calls = (await session.scalars(query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit))).all()
     if not calls:
         return []

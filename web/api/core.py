@@ -1,13 +1,19 @@
-"""REST for sites, meetings and participants."""
+"""REST for sites, meetings and participants.
+
+The admin (token or session) may do all of it; an operator's session only
+under its site (sessions/accounts/scope.py) and in the meetings it created:
+anything else is 403."""
 from __future__ import annotations
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from sessions import directory, presence
+from sessions.accounts import scope
+from sessions.errors import Forbidden
 from sessions.roles import Role, SiteKind
 from sessions.text import EdgeModel, Id, IsoDatetime, Line
-from web.auth import hub_of, require_admin, require_meeting_access
+from web.auth import hub_of, require_meeting_access, require_meeting_in_scope, require_staff
 from web.errors import read_json
 
 routes = web.RouteTableDef()
@@ -36,27 +42,33 @@ class ParticipantIn(Body):
 
 @routes.post("/api/sites")
 async def create_site(request: web.Request) -> web.Response:
-    require_admin(request)
+    identity = require_staff(request)
     body = await read_json(request, SiteIn)
     async with hub_of(request).db.transaction() as tx:
+        if identity.is_operator:
+            if body.parent_id is None:
+                raise Forbidden("an operator adds sites under its own site")
+            await scope.check_site(tx, identity, body.parent_id)
         site = await directory.create_site(tx, body.name, body.kind, body.parent_id)
     return web.json_response(site.to_dict(), status=201)
 
 
 @routes.get("/api/sites")
 async def list_sites(request: web.Request) -> web.Response:
-    require_admin(request)
+    identity = require_staff(request)
     async with hub_of(request).db.read() as session:
         sites = await directory.list_sites(session)
-    return web.json_response([s.to_dict() for s in sites])
+        reach = await scope.sites_in_scope(session, identity)
+    return web.json_response([s.to_dict() for s in sites if reach is None or s.id in reach])
 
 
 @routes.post("/api/meetings")
 async def create_meeting(request: web.Request) -> web.Response:
-    require_admin(request)
+    identity = require_staff(request)
     body = await read_json(request, MeetingIn)
     async with hub_of(request).db.transaction() as tx:
         meeting = await directory.create_meeting(tx, body.title, body.starts_at)
+        meeting.created_by = identity.sub  # an operator reaches the meetings it created
     return web.json_response(directory.meeting_dict(meeting), status=201)
 
 
@@ -72,11 +84,13 @@ async def get_meeting(request: web.Request) -> web.Response:
 
 @routes.post("/api/meetings/{mid}/participants")
 async def add_participant(request: web.Request) -> web.Response:
-    require_admin(request)
     mid = request.match_info["mid"]
+    identity = await require_meeting_in_scope(request, mid)
     body = await read_json(request, ParticipantIn)
     hub = hub_of(request)
     async with hub.db.transaction() as tx:
+        if body.site_id is not None:
+            await scope.check_site(tx, identity, body.site_id)
         participant = await directory.add_participant(tx, mid, body.name, body.role, body.site_id)
     token = hub.tokens.issue(participant.id, body.role, mid)
     hub.request_roster(mid)

@@ -9,18 +9,22 @@ Contract (docs/contract.md, "Sites, terminals and calls"):
 
 Extensions: `GET /api/calls?limit=` (1–500, default 100); a terminal asking
 for another site's calls is `403 forbidden`; the DELETE reads no body.
+
+An operator's session (sessions/accounts/) does the admin's part for the
+sites of its subtree only: other sites' terminals, or calls, are 403.
 """
 from __future__ import annotations
 
 from aiohttp import web
 
+from sessions.accounts import scope
 from sessions.errors import Forbidden, Invalid
 from sessions.identity import TerminalIdentity
 from sessions.sites import calls, terminals
 from sessions.text import check_id
 from signaling.registry import Empty
 from signaling.sites import join_url, revoke_terminals
-from web.auth import hub_of, require_admin, token_of
+from web.auth import hub_of, identify, require_site_in_scope, token_of
 from web.errors import read_json
 
 routes = web.RouteTableDef()
@@ -31,8 +35,8 @@ MAX_LIMIT = 500
 
 @routes.post("/api/sites/{sid}/terminal")
 async def issue_terminal(request: web.Request) -> web.Response:
-    require_admin(request)
     site_id = request.match_info["sid"]
+    await require_site_in_scope(request, site_id)
     await read_json(request, Empty)
     hub = hub_of(request)
     async with hub.db.transaction() as tx:
@@ -44,7 +48,7 @@ async def issue_terminal(request: web.Request) -> web.Response:
 
 @routes.delete("/api/sites/{sid}/terminal")
 async def revoke_terminal(request: web.Request) -> web.Response:
-    require_admin(request)
+    await require_site_in_scope(request, request.match_info["sid"])
     await revoke_terminals(hub_of(request), request.match_info["sid"])
     return web.json_response({"ok": True})
 
@@ -53,6 +57,8 @@ async def revoke_terminal(request: web.Request) -> web.Response:
 async def call_log(request: web.Request) -> web.Response:
     hub = hub_of(request)
     identity = hub.tokens.verify_any(token_of(request))
+    if not isinstance(identity, TerminalIdentity):
+        identity = identify(request)  # a staff session's row, too
     site_id = request.query.get("site_id")
     if site_id is not None:
         check_id(site_id, "site_id")
@@ -63,9 +69,12 @@ async def call_log(request: web.Request) -> web.Response:
             if site_id is not None and site_id != identity.site_id:
                 raise Forbidden("a terminal sees its own site's calls only")
             site_id = identity.site_id
-        elif not identity.is_admin:
-            raise Forbidden("only an admin or a site's terminal may read the call log")
-        log = await calls.log(session, site_id, limit)
+        elif not identity.is_staff:
+            raise Forbidden("only an admin, an operator or a site's terminal may read the call log")
+        within = await scope.sites_in_scope(session, identity) if not isinstance(identity, TerminalIdentity) else None
+        if within is not None and site_id is not None:
+            await scope.check_site(session, identity, site_id)
+        log = await calls.log(session, site_id, limit, within=within)
     return web.json_response(log)
 
 
