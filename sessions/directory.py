@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,10 +45,20 @@ def meeting_dict(meeting: Meeting) -> dict:
         "title": meeting.title,
         "status": meeting.status,
         "starts_at": _iso(meeting.starts_at),
+        # sessions/meetings/: the kind, the scheduled end, when the status moved.
+        "kind": meeting.kind,
+        "ends_at": _iso(meeting.ends_at),
+        "opened_at": _iso(meeting.opened_at),
+        "started_at": _iso(meeting.started_at),
+        "closed_at": _iso(meeting.closed_at),
+        "created_at": _iso(meeting.created_at),
     }
 
 
 def _iso(value: datetime | None) -> str | None:
+    # SQLite hands back naive datetimes; what is stored is UTC.
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
     return value.isoformat() if value else None
 
 

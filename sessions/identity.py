@@ -43,6 +43,9 @@ class Identity:
     meeting_id: str | None
     session_id: str | None = None
     operator_site: str | None = None
+    # A join token's link generation (`gen`; 0 when absent): it must still be
+    # the participant's (sessions/meetings/invitations.py).
+    generation: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -83,6 +86,12 @@ class TokenService:
         claims: dict = {"sub": sub, "role": role.value, "exp": int(time.time()) + ttl_s}
         if meeting_id is not None:
             claims["mid"] = meeting_id
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def issue_link(self, sub: str, role: Role, meeting_id: str, generation: int, expires_at: int) -> str:
+        """A participant's join token with its link generation and a fixed
+        expiry: the same claims always sign to the same token."""
+        claims = {"sub": sub, "role": role.value, "mid": meeting_id, "gen": generation, "exp": expires_at}
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def admin_token(self) -> str:
@@ -146,7 +155,12 @@ class TokenService:
             # Only admin_token() makes admin tokens: an admin claim over a
             # participant's id is a participant token with its role changed.
             raise Unauthorized("an admin token names no participant")
-        return Identity(sub=claims["sub"], role=role, meeting_id=mid if role is not Role.ADMIN else None)
+        if role is Role.ADMIN:
+            return Identity(sub=claims["sub"], role=role, meeting_id=None)
+        gen = claims.get("gen", 0)
+        if not isinstance(gen, int) or isinstance(gen, bool) or gen < 0:
+            raise Unauthorized("join token has no valid generation")
+        return Identity(sub=claims["sub"], role=role, meeting_id=mid, generation=gen)
 
 
 def _session_identity(claims: dict) -> Identity:

@@ -48,6 +48,13 @@ class Meeting(Base):
     # The creator's token subject (`admin`, `account:<id>`): an operator
     # reaches the meetings it created (sessions/accounts/scope.py).
     created_by: Mapped[str | None] = mapped_column(String(32))
+    # sessions/meetings/: committee/inquiry/adhoc, the scheduled end, and
+    # when the status moved (scheduled → open → started → closed).
+    kind: Mapped[str] = mapped_column(String(16), default="committee")
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Participant(Base):
@@ -58,6 +65,11 @@ class Participant(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
+    # The join link's generation (sessions/meetings/invitations.py): a token
+    # of another `gen` is refused; re-issuing bumps it. `token_issued_at`
+    # dates the link of a meeting with no schedule (its expiry counts from it).
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    token_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -16,6 +16,7 @@ from sessions import directory, presence
 from sessions.errors import (
     HubError, Invalid, NotFound, RateLimited, TooLarge, Unauthorized, format_validation_error, unavailable_from,
 )
+from sessions.meetings import invitations
 from sessions.roles import Role
 from signaling.redis_client import bounded_redis
 from signaling.hub import roster_room
@@ -292,6 +293,8 @@ class MeetingNamespace(socketio.AsyncNamespace):
                     raise Unauthorized("token is for another meeting")
                 if participant.role != identity.role.value:
                     raise Unauthorized("token's role no longer matches the participant")
+                # A re-issued link's old token, or a closed meeting: refused.
+                await invitations.check_link(tx, identity, connecting=True)
                 await presence.connect(tx, sid, self.hub.node_id, participant.meeting_id, participant.id)
         except HubError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None

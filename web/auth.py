@@ -10,6 +10,7 @@ from sessions.accounts import scope
 from sessions.accounts.service import check_session
 from sessions.errors import Forbidden, HubError, NotFound, Unauthorized
 from sessions.identity import Identity
+from sessions.meetings import invitations
 from sessions.roles import Role
 from signaling.hub import Hub
 
@@ -138,6 +139,9 @@ async def require_meeting_access(
     # that claims another one is refused rather than trusted.
     if participant.role != identity.role.value:
         raise Unauthorized("token's role no longer matches the participant")
+    async with hub.db.read() as session:
+        # A re-issued link's old token; a meeting closed past the grace.
+        await invitations.check_link(session, identity, connecting=False)
     if roles is not None and identity.role not in set(roles):
         raise Forbidden(f"a {identity.role.value} may not do this")
     return identity

@@ -27,6 +27,10 @@ NAMESPACE_FEATURES = ("sites",)
 # read what another feature holds (quality reads the media feature's peer
 # connections and asks it to pause video).
 CLIENT_ONLY_FEATURES = ("quality",)
+# Features of the office's console with REST and a server package but no
+# Socket.IO events or meeting-client module of their own: `sessions/<name>/`,
+# `tests/<name>/`, `web/api/<name>.py`.
+CONSOLE_FEATURES = ("meetings", "accounts")
 HANDLERS = ROOT / "signaling" / "handlers"
 REST = ROOT / "web" / "api"
 CLIENT = ROOT / "web" / "static" / "js" / "features"
@@ -54,7 +58,7 @@ def test_the_feature_has_a_handler_and_a_client_module_of_its_name(name):
 def test_every_rest_module_is_named_after_a_feature():
     # The scan must see the feature REST modules, or it proves nothing.
     assert rest_modules(), "found no REST module in web/api/"
-    known = FEATURES + NAMESPACE_FEATURES
+    known = FEATURES + NAMESPACE_FEATURES + CONSOLE_FEATURES
     stray = [f"web/api/{name}.py" for name in rest_modules() if name not in known]
     assert not stray, f"REST modules not named after a feature {known}: {stray}"
 
@@ -65,6 +69,14 @@ def test_a_namespace_feature_has_its_modules_of_its_name(name):
     assert (ROOT / "sessions" / name).is_dir(), f"no sessions/{name}/"
     assert (ROOT / "tests" / name).is_dir(), f"no tests/{name}/"
     assert not (HANDLERS / f"{name}.py").exists(), f"signaling/handlers/{name}.py would put its events on /meeting"
+
+
+@pytest.mark.parametrize("name", CONSOLE_FEATURES)
+def test_a_console_feature_has_its_modules_of_its_name(name):
+    assert (ROOT / "sessions" / name).is_dir(), f"no sessions/{name}/"
+    assert (ROOT / "tests" / name).is_dir(), f"no tests/{name}/"
+    assert (REST / f"{name}.py").is_file(), f"no web/api/{name}.py"
+    assert not (HANDLERS / f"{name}.py").exists(), f"signaling/handlers/{name}.py: list {name} in FEATURES"
 
 
 def test_every_client_module_is_named_after_a_feature():

@@ -11,6 +11,8 @@ from pydantic import ConfigDict, Field
 from sessions import directory, presence
 from sessions.accounts import scope
 from sessions.errors import Forbidden
+from sessions.meetings import invitations, lifecycle
+from sessions.meetings.lifecycle import MeetingKind
 from sessions.roles import Role, SiteKind
 from sessions.text import EdgeModel, Id, IsoDatetime, Line
 from web.auth import hub_of, require_meeting_access, require_meeting_in_scope, require_staff
@@ -32,6 +34,9 @@ class SiteIn(Body):
 class MeetingIn(Body):
     title: Line = Field(min_length=1, max_length=300)
     starts_at: IsoDatetime | None = None
+    # Extensions (sessions/meetings/lifecycle.py): the kind and the scheduled end.
+    kind: MeetingKind = MeetingKind.COMMITTEE
+    ends_at: IsoDatetime | None = None
 
 
 class ParticipantIn(Body):
@@ -67,7 +72,10 @@ async def create_meeting(request: web.Request) -> web.Response:
     identity = require_staff(request)
     body = await read_json(request, MeetingIn)
     async with hub_of(request).db.transaction() as tx:
-        meeting = await directory.create_meeting(tx, body.title, body.starts_at)
+        lifecycle.check_schedule(body.starts_at, body.ends_at)
+        # As UTC: SQLite keeps no offset, so a +08:00 time would come back 8 h off.
+        meeting = await directory.create_meeting(tx, body.title, lifecycle.utc(body.starts_at))
+        lifecycle.schedule(meeting, kind=body.kind, starts_at=body.starts_at, ends_at=body.ends_at)
         meeting.created_by = identity.sub  # an operator reaches the meetings it created
     return web.json_response(directory.meeting_dict(meeting), status=201)
 
@@ -92,11 +100,10 @@ async def add_participant(request: web.Request) -> web.Response:
         if body.site_id is not None:
             await scope.check_site(tx, identity, body.site_id)
         participant = await directory.add_participant(tx, mid, body.name, body.role, body.site_id)
-    token = hub.tokens.issue(participant.id, body.role, mid)
+        # The link the invitation list shows (same claims, same token).
+        link = await invitations.invitation(tx, hub.tokens, hub.settings.base_url, mid, participant.id)
     hub.request_roster(mid)
-    return web.json_response(
-        {"id": participant.id, "token": token, "join_url": join_url(hub.settings.base_url, token)}, status=201
-    )
+    return web.json_response({"id": participant.id, "token": link.token, "join_url": link.join_url}, status=201)
 
 
 def join_url(base_url: str, token: str) -> str:
