@@ -86,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/join", index_page)
     app.router.add_get("/terminal", terminal_page)
     app.router.add_get("/screen", screen_page)
+    app.router.add_get("/console", console_page)
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC, append_version=False)
 
@@ -126,6 +127,15 @@ async def index_page(request: web.Request) -> web.StreamResponse:
 async def terminal_page(request: web.Request) -> web.StreamResponse:
     """A site's terminal (the join_url of POST /api/sites/{sid}/terminal)."""
     response = web.FileResponse(STATIC / "terminal.html")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    """The congress office's console (sign-in, sites, people, meetings, accounts)."""
+    response = web.FileResponse(STATIC / "console.html")
+    # An admin token may come once as ?token=: never in a Referer, never cached.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
