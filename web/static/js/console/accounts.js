@@ -35,11 +35,14 @@ export class Accounts {
   render() {
     const { t } = this.ctx;
     const siteName = (id) => this.sites.find((s) => s.id === id)?.name || "";
+    const me = this.ctx.session.current?.username;
     const rows = this.accounts.map((a) => el("tr", { "data-account-id": a.id },
-      el("td", { class: "account-name", text: a.username }),
+      el("td", { class: "account-name" }, a.username, a.username === me ? el("span", { class: "muted", text: ` ${t("you")}` }) : null),
       el("td", { text: t(`account_role:${a.role}`) }),
       el("td", { text: a.site?.name || siteName(a.site_id) || (a.role === "admin" ? t("whole_city") : "") }),
-      el("td", {}, el("button", { type: "button", class: "button small danger-outline", "data-action": "delete-account", text: t("delete_account"), onclick: () => this.remove(a) }))));
+      // One's own account is not deleted from here (the hub refuses it: 409).
+      el("td", {}, a.username === me ? null
+        : el("button", { type: "button", class: "button small danger-outline", "data-action": "delete-account", text: t("delete_account"), onclick: () => this.remove(a) }))));
     const table = rows.length
       ? el("div", { class: "table-scroll" }, el("table", { class: "data-table" },
         el("thead", {}, el("tr", {}, ...["username", "account_role", "account_site", "actions"].map((k) => el("th", { text: t(k) })))),

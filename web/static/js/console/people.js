@@ -204,22 +204,22 @@ export class People {
     }
     const table = el("table", { class: "data-table" },
       el("thead", {}, el("tr", {}, ...["person_name", "person_kind", "person_level", "person_site", "person_phone", "person_code"]
-        .map((k) => el("th", { text: t(k) })))));
+        .map((k) => el("th", { class: `col-${k}`, text: t(k) })))));
     const body = el("tbody");
     for (const person of this.people) {
       const name = el("button", { type: "button", class: "link-button", "data-action": "open-person", text: person.name, onclick: () => this.open(person.id) });
       body.append(el("tr", { "data-person-id": person.id },
         el("td", {}, name),
-        el("td", { text: this.label("person_kind", person.kind) }),
-        el("td", { text: this.label("level", person.level) }),
-        el("td", { text: person.site?.name || this.siteName(person.site_id) }),
-        el("td", { text: person.phone || "" }),
-        el("td", { text: person.code || "" })));
+        el("td", { class: "col-person_kind", text: this.label("person_kind", person.kind) }),
+        el("td", { class: "col-person_level", text: this.label("level", person.level) }),
+        el("td", { class: "col-person_site", text: person.site?.name || this.siteName(person.site_id) }),
+        el("td", { class: "col-person_phone", text: person.phone || "" }),
+        el("td", { class: "col-person_code", text: person.code || "" })));
     }
     table.append(body);
     const more = this.total !== null && this.total > this.people.length
       ? el("p", { class: "muted", text: t("showing_first", { n: this.people.length }) }) : null;
-    this.list.replaceChildren(el("div", { class: "table-scroll" }, table), more);
+    this.list.replaceChildren(...[el("div", { class: "table-scroll" }, table), more].filter(Boolean));
   }
 
   async add(form) {
