@@ -114,3 +114,21 @@ async def test_an_operator_manages_terminals_and_reads_calls_of_its_subtree(dist
     assert [c["id"] for c in log] == [outside["call_id"]]
     status, log = await call(hub, "GET", "/api/calls", hub.tokens.admin_token())
     assert {c["id"] for c in log} == {inside["call_id"], outside["call_id"]}
+
+
+async def test_an_operator_shares_and_reads_papers_of_its_meeting(district):
+    """The meeting routes open to the admin (here documents) open to the
+    operator that created the meeting, and to no other."""
+    from tests.documents.util import get_page, upload
+
+    hub, _city, tokens = district
+    status, meeting = await call(hub, "POST", "/api/meetings", tokens["opA"], {"title": "材料审阅"})
+    mid = meeting["id"]
+    status, doc = await upload(hub, mid, tokens["opA"])
+    assert status == 201 and doc["pages"] == 3, doc
+    resp = await get_page(hub, doc["id"], 1, tokens["opA"])
+    assert resp.status == 200 and resp.content_type in ("image/png", "image/jpeg")
+    resp = await get_page(hub, doc["id"], 1, tokens["opB"])
+    assert resp.status == 403
+    status, answer = await upload(hub, mid, tokens["opA2"])
+    assert status == 403 and answer["error"]["code"] == "forbidden"

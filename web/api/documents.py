@@ -279,8 +279,8 @@ def _page_number(request: web.Request, pages: int) -> int:
 
 
 async def _watermark_text(request: web.Request, identity: Identity) -> str:
-    if identity.is_admin:
-        return "admin"
+    if identity.is_staff:  # the admin, or an operator's session (no participant row)
+        return "admin" if identity.is_admin else identity.sub
     async with hub_of(request).db.read() as session:
         participant = await directory.get_participant(session, identity.sub)
     return watermark.viewer_text(participant.name, participant.site.name if participant.site else None)
@@ -324,7 +324,7 @@ async def list_receipts(request: web.Request) -> web.Response:
 
 
 def _own(identity: Identity) -> str:
-    if identity.is_admin:
+    if identity.is_staff:
         raise Forbidden("annotations belong to meeting participants")
     return identity.sub
 
