@@ -5,6 +5,7 @@
  */
 import { el } from "../dom.js";
 import { plainError } from "./api.js";
+import { zhMessage } from "./wording.js";
 
 const TOAST_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -189,7 +190,7 @@ export function importBox(ctx, { path, title, hint, onImported }) {
         onImported?.(answer);
       }
     } catch (error) {
-      outcome.replaceChildren(importFailure(t, error));
+      outcome.replaceChildren(importFailure(t, error, ctx.lang()));
     } finally {
       check.disabled = run.disabled = false;
     }
@@ -232,11 +233,13 @@ function duplicatesList(t, duplicates) {
 }
 
 /** The hub's 400 with `rows: [{line, errors}]` (and duplicates) as a table; anything else in plain words. */
-function importFailure(t, error) {
+function importFailure(t, error, lang) {
+  const say = (message) => (lang === "zh-CN" ? zhMessage(message) : message);
   const body = error?.body || {};
   const rows = Array.isArray(body.rows) ? body.rows : Array.isArray(body.error?.rows) ? body.error.rows : [];
   const duplicates = body.duplicates ?? body.error?.duplicates;
   if (!rows.length && !duplicates) {
+    if (error?.message) error.message = say(error.message);
     return el("p", { class: "form-error", role: "alert", text: plainError(t, error) });
   }
   const parts = [el("p", { class: "form-error", role: "alert", text: t("import_refused", { n: rows.length }) })];
@@ -248,7 +251,10 @@ function importFailure(t, error) {
       const errors = Array.isArray(row.errors) ? row.errors : [row.errors ?? row.error ?? row.message ?? ""];
       tbody.append(el("tr", { "data-line": String(row.line) },
         el("td", { class: "line", text: String(row.line) }),
-        el("td", {}, ...errors.map((e) => el("div", { text: typeof e === "string" ? e : JSON.stringify(e) })))));
+        el("td", {}, ...errors.map((e) => {
+          const original = typeof e === "string" ? e : JSON.stringify(e);
+          return el("div", { text: say(original), title: original });
+        }))));
     }
     table.append(tbody);
     parts.push(table);
