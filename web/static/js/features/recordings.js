@@ -3,12 +3,20 @@
 //
 // Server side: signaling/handlers/recordings.py (recording:start, recording:stop,
 // broadcast recording:state, state:sync key `recording`), web/api/recordings.py.
+// The chair's and clerk's 录像与纪要 panel (player, timeline, minutes, export)
+// is recordings/library.js.
+
+import { LIBRARY_STRINGS, LIBRARY_STYLE, RecordingLibrary } from "./recordings/library.js";
 
 const STYLE = `
-.rec-mark { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 50;
-  background: var(--danger, #c62828); color: #fff; font-weight: 700; padding: 6px 16px;
-  border-radius: 999px; box-shadow: 0 1px 4px rgba(0,0,0,.3); display: flex; gap: 8px; align-items: center; }
-.rec-mark::before { content: ""; width: 12px; height: 12px; border-radius: 50%; background: #fff;
+.header-marks { display: inline-flex; gap: 8px; align-self: center; }
+.header-marks:not(:has(> :not([hidden]))) { display: none; }
+/* White on the red top bar, red text and a blinking red dot: seen at a glance. */
+.rec-mark { display: inline-flex; gap: 8px; align-items: center; background: #fff; color: var(--danger, #b91c1c);
+  font-weight: 800; font-size: 1.05rem; line-height: 1.2; padding: 4px 14px 4px 10px; border-radius: 999px;
+  box-shadow: 0 1px 4px rgba(0,0,0,.3); white-space: nowrap; }
+.rec-mark.is-floating { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 50; }
+.rec-mark::before { content: ""; width: 12px; height: 12px; border-radius: 50%; background: var(--danger, #b91c1c);
   animation: rec-blink 1.2s infinite; }
 @keyframes rec-blink { 50% { opacity: .2; } }
 .rec-controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
@@ -19,16 +27,21 @@ class RecordingPanel {
   constructor(ctx) {
     this.ctx = ctx;
     this.state = { recording: false, recording_id: null, error: null };
-    this.mark = document.createElement("div");
+    this.mark = document.createElement("span");
     this.mark.className = "rec-mark";
     this.mark.setAttribute("role", "status");
     this.mark.dataset.feature = "recordings";
     this.mark.dataset.t = "recording_now";
     this.mark.hidden = true;
-    document.body.append(this.mark);
+    // In the top bar's slot for marks; a page without one gets it floating on top.
+    const slot = document.getElementById("header-marks");
+    if (slot) slot.hidden = false;
+    else this.mark.classList.add("is-floating");
+    (slot ?? document.body).append(this.mark);
     const role = ctx.me?.role;
     this.operator = role === "chair" || role === "clerk";
     if (this.operator) this.renderControls();
+    this.library = this.operator ? new RecordingLibrary(ctx) : null;
   }
 
   renderControls() {
@@ -52,8 +65,10 @@ class RecordingPanel {
 
   apply(state) {
     if (!state) return;
+    const changed = state.recording !== this.state.recording || state.recording_id !== this.state.recording_id;
     this.state = { ...this.state, ...state };
     this.render();
+    if (changed) this.library?.refresh({ settle: !this.state.recording });
   }
 
   render() {
@@ -84,6 +99,7 @@ export default {
   order: 15,
   strings: {
     "zh-CN": {
+      ...LIBRARY_STRINGS["zh-CN"],
       title: "会议录制",
       recording_now: "录制中",
       start: "开始录制",
@@ -93,6 +109,7 @@ export default {
       failed: "操作未成功：{reason}",
     },
     en: {
+      ...LIBRARY_STRINGS.en,
       title: "Recording",
       recording_now: "Recording",
       start: "Start recording",
@@ -106,7 +123,7 @@ export default {
     if (!document.getElementById("rec-style")) {
       const style = document.createElement("style");
       style.id = "rec-style";
-      style.textContent = STYLE;
+      style.textContent = STYLE + LIBRARY_STYLE;
       document.head.append(style);
     }
     const panel = new RecordingPanel(ctx);
@@ -119,5 +136,6 @@ export default {
   },
   onLanguage() {
     this.panel?.render();
+    this.panel?.library?.render();
   },
 };
