@@ -70,6 +70,9 @@ class Participant(Base):
     # dates the link of a meeting with no schedule (its expiry counts from it).
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     token_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The directory's person this participant is (sessions/people/): one
+    # person's meetings are found through it. Null for an ad-hoc participant.
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

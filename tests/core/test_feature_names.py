@@ -30,7 +30,7 @@ CLIENT_ONLY_FEATURES = ("quality",)
 # Features of the office's console with REST and a server package but no
 # Socket.IO events or meeting-client module of their own: `sessions/<name>/`,
 # `tests/<name>/`, `web/api/<name>.py`.
-CONSOLE_FEATURES = ("meetings", "accounts")
+CONSOLE_FEATURES = ("meetings", "people", "accounts")
 HANDLERS = ROOT / "signaling" / "handlers"
 REST = ROOT / "web" / "api"
 CLIENT = ROOT / "web" / "static" / "js" / "features"
