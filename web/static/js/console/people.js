@@ -8,7 +8,7 @@
  * where they can be removed (DELETE, after a confirmation).
  */
 import { el } from "../dom.js";
-import { field, formatTime, importBox, select, siteOptions } from "./widgets.js";
+import { field, formatTime, importBox, labelOptions, select, siteOptions } from "./widgets.js";
 
 export const PERSON_KINDS = ["deputy", "member", "department_head", "staff", "other"];
 export const GROUP_KINDS = ["committee", "delegation", "other"];
@@ -52,7 +52,7 @@ export class People {
     this.q = el("input", { type: "search", class: "search", name: "q", autocomplete: "off", "data-t-placeholder": "search_people", placeholder: t("search_people") });
     this.siteFilter = select("site_id", [], { blank: t("all_sites") });
     this.groupFilter = select("group_id", [], { blank: t("all_groups") });
-    this.kindFilter = select("kind", PERSON_KINDS.map((k) => [k, this.label("person_kind", k)]), { blank: t("all_kinds") });
+    this.kindFilter = labelOptions(select("kind", PERSON_KINDS.map((k) => [k, this.label("person_kind", k)]), { blank: t("all_kinds") }), "person_kind", "all_kinds");
     this.q.addEventListener("input", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.search(), SEARCH_DELAY_MS);
@@ -92,8 +92,8 @@ export class People {
     const form = el("form", { class: "stack", "data-form": "add-person" },
       el("h3", { "data-t": "add_person", text: t("add_person") }),
       field(t, "person_name", el("input", { name: "name", required: true, maxlength: "200", autocomplete: "off" })),
-      field(t, "person_kind", select("kind", PERSON_KINDS.map((k) => [k, this.label("person_kind", k)]), { value: "deputy" })),
-      field(t, "person_level", select("level", LEVELS.map((l) => [l, this.label("level", l)]), { blank: t("no_level") })),
+      field(t, "person_kind", labelOptions(select("kind", PERSON_KINDS.map((k) => [k, this.label("person_kind", k)]), { value: "deputy" }), "person_kind")),
+      field(t, "person_level", labelOptions(select("level", LEVELS.map((l) => [l, this.label("level", l)]), { blank: t("no_level") }), "level", "no_level")),
       field(t, "person_site", this.addSite),
       field(t, "person_phone", el("input", { name: "phone", type: "tel", maxlength: "32", autocomplete: "off" })),
       field(t, "person_code", el("input", { name: "code", maxlength: "64", autocomplete: "off" })),
@@ -109,7 +109,7 @@ export class People {
     const { t } = this.ctx;
     const form = el("form", { class: "row", "data-form": "add-group" },
       field(t, "group_name", el("input", { name: "name", required: true, maxlength: "200", autocomplete: "off" })),
-      field(t, "group_kind", select("kind", GROUP_KINDS.map((k) => [k, this.label("group_kind", k)]), { value: "committee" })),
+      field(t, "group_kind", labelOptions(select("kind", GROUP_KINDS.map((k) => [k, this.label("group_kind", k)]), { value: "committee" }), "group_kind")),
       el("button", { type: "submit", class: "button", "data-action": "add-group", "data-t": "add_group", text: t("add_group") }));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

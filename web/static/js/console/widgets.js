@@ -120,6 +120,15 @@ export function select(name, options, { value = "", blank = null } = {}) {
   return node;
 }
 
+/** Options that follow the language switch: each option's label is `<prefix>:<value>`, the blank one `blankKey`. */
+export function labelOptions(node, prefix, blankKey = null) {
+  for (const option of node.options) {
+    if (option.value) option.dataset.t = `${prefix}:${option.value}`;
+    else if (blankKey) option.dataset.t = blankKey;
+  }
+  return node;
+}
+
 /** Sites in tree order with their depth: parents before children, siblings by name. */
 export function siteTree(sites) {
   const byParent = new Map();
