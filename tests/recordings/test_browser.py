@@ -219,3 +219,36 @@ async def test_mark_controls_and_the_recordings_panel(sqlite_hub, browser, clien
 
     for page in (cp, mp):
         await page.context.close()
+
+
+async def test_a_recording_stopped_by_a_write_error_tells_chair_and_clerk(sqlite_hub, browser):
+    """The path the recorder takes when a write fails (disk full): the
+    recording stops with `error`, every mark goes, and the operators read why."""
+    hub = sqlite_hub
+    mid = await hub.meeting("常委会会议")
+    chair = await hub.participant(mid, "王主任", "chair")
+    clerk = await hub.participant(mid, "周干事", "clerk")
+    member = await hub.participant(mid, "李委员", "member")
+    cp, kp, mp = [await _open(browser, hub, who["token"]) for who in (chair, clerk, member)]
+
+    await cp.locator("[data-action=recording-toggle]").click()
+    for page in (cp, kp, mp):
+        await expect(page.locator(".rec-mark")).to_be_visible()
+    (rec,) = await _admin_get(hub, f"/api/meetings/{mid}/recordings")
+    error = {"code": "io", "message": "录制写入失败，录制已停止 (write failed: No space left on device)"}
+    await hub.hub.recordings.stop_recording(mid, None, error=error, recording_id=rec["id"])
+
+    for page in (cp, kp, mp):
+        await expect(page.locator(".rec-mark")).to_be_hidden()
+    for page in (cp, kp):
+        alert = page.locator(".rec-error[role=alert]")
+        await expect(alert).to_be_visible()
+        await expect(alert).to_have_text(f"录制已停止：{error['message']}")
+        item = page.locator(f'.rec-list li[data-recording="{rec["id"]}"]')
+        await expect(item).to_have_attribute("data-state", "error")
+    await expect(mp.locator(".rec-error")).to_have_count(0)
+    # A late joiner's page learns it from state:sync too.
+    lp = await _open(browser, hub, clerk["token"])
+    await expect(lp.locator(".rec-error[role=alert]")).to_contain_text("No space left on device")
+    for page in (cp, kp, mp, lp):
+        await page.context.close()
