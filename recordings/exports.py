@@ -103,6 +103,7 @@ class ExportRuntime:
         # Claimed here and not yet done or failed (a job cancelled by the
         # hub's shutdown stays here until close() marks it interrupted).
         self._claimed: set[str] = set()
+        self._operators: dict[str, list[str]] = {}  # recording id -> its meeting's chair and clerk
         self._workers: dict[str, asyncio.subprocess.Process] = {}
         self._closed = False
 
@@ -257,13 +258,17 @@ class ExportRuntime:
         if self._emit_to is None:
             return
         try:
-            async with self.host.db.read() as session:
-                people = await directory.participants_of(session, meeting_id)
+            operators = self._operators.get(recording_id)
+            if operators is None or state == "queued":  # looked up once per job
+                async with self.host.db.read() as session:
+                    people = await directory.participants_of(session, meeting_id)
+                operators = self._operators[recording_id] = [p.id for p in people if p.role in OPERATORS]
+            if state in ("done", "failed"):
+                self._operators.pop(recording_id, None)
             data = {"recording_id": recording_id, "state": state,
                     "progress": None if progress is None else round(progress, 3)}
-            for person in people:
-                if person.role in OPERATORS:
-                    await self._emit_to(person.id, EXPORT_EVENT, data)
+            for participant_id in operators:
+                await self._emit_to(participant_id, EXPORT_EVENT, data)
         except Exception as exc:
             log.info("export of recording %s: could not tell the operators: %s", recording_id, exc)
 
