@@ -22,6 +22,7 @@ from tests.fuzz.cases import ANSWERED, REFUSED, Case, event_cases
 from tests.fuzz.world import World
 from web.api.core import MeetingIn, ParticipantIn, SiteIn
 from web.api.documents import AnnotationsIn
+from web.api.people import BulkIn, GroupIn, PersonIn, PersonPatch
 from signaling.registry import Empty
 
 STATUS_CODES = {400: {"invalid"}, 401: {"unauthorized"}, 403: {"forbidden"}, 404: {"not_found"},
@@ -33,10 +34,17 @@ BODIES = {
     ("POST", "/api/meetings/{mid}/participants"): ParticipantIn,
     ("PUT", "/api/documents/{did}/pages/{n}/annotations"): AnnotationsIn,
     ("POST", "/api/sites/{sid}/terminal"): Empty,
+    ("POST", "/api/people"): PersonIn,
+    ("PATCH", "/api/people/{pid}"): PersonPatch,
+    ("POST", "/api/groups"): GroupIn,
+    ("POST", "/api/meetings/{mid}/participants/bulk"): BulkIn,
 }
-MULTIPART = {("POST", "/api/meetings/{mid}/documents")}
+MULTIPART = {("POST", "/api/meetings/{mid}/documents"), ("POST", "/api/sites/import"), ("POST", "/api/people/import")}
 # Routes that change something but read no body (a DELETE).
-NO_BODY = {("DELETE", "/api/sites/{sid}/terminal")}
+NO_BODY = {("DELETE", "/api/sites/{sid}/terminal"), ("DELETE", "/api/people/{pid}")}
+# A directory person's id: none is made in the fuzz world, so the people
+# routes answer `not_found` once a request gets that far.
+NO_PERSON = "0" * 32
 IN_FLIGHT = 16
 
 
@@ -52,7 +60,7 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 def fill(template: str, world: World, **override: str) -> str:
     real = {"mid": world.a.mid, "did": world.a.document_id, "n": "1", "vid": world.a.vote_id, "sid": world.site_id,
-            "rid": world.a.recording_id, "name": "timeline.jsonl", **override}
+            "rid": world.a.recording_id, "name": "timeline.jsonl", "pid": NO_PERSON, **override}
     return re.sub(r"\{(\w+)\}", lambda m: real[m.group(1)], template)
 
 
@@ -186,8 +194,8 @@ async def test_bad_path_ids_on_every_route(world, hub_log):
         for param in params_of(template):
             for label, bad in BAD_IDS:
                 if bad is None:
-                    if param in ("n", "name"):
-                        continue  # page 2 of the paper exists; file names are per recording
+                    if param in ("n", "name", "pid"):
+                        continue  # page 2 of the paper exists; file names are per recording; people are no meeting's
                     bad, who, expect = foreign[param], member, REFUSED
                     requests.append((f"{param}:{label} (member)", method, fill(template, world, **{param: bad}),
                                      who, None, expect))
