@@ -360,7 +360,15 @@ export class RecordingLibrary {
   // -- the player ------------------------------------------------------------------------
 
   showFile(file) {
-    if (!file) return;
+    if (!file) {
+      // A recording without media: nothing of another recording stays in the player.
+      this.file = null;
+      this.pendingSeek = null;
+      delete this.video.dataset.file;
+      this.video.removeAttribute("src");
+      this.video.load();
+      return;
+    }
     this.file = file;
     if (this.video.dataset.file !== file.name) {
       this.video.dataset.file = file.name;
