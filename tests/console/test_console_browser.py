@@ -193,6 +193,15 @@ async def test_an_office_prepares_a_committee_meeting_without_a_script(office, b
         await page.locator(".filters select[name=kind]").select_option(label="人大代表")
         await expect(page.locator(".people-list tbody tr")).to_have_count(3)
         await page.locator(".filters select[name=kind]").select_option("")
+        # One more member, added by hand into the committee.
+        add = page.locator("[data-form=add-person]")
+        await add.locator("[name=name]").fill("周敏")
+        await add.locator("[name=kind]").select_option("member")
+        await add.locator("[name=phone]").fill("138 0000 0009")
+        await add.locator(".pick", has_text="财政经济委员会").click()
+        await add.locator("[data-action=add-person]").click()
+        await expect(page.locator(".people-list tbody tr")).to_have_count(6)
+        await expect(page.locator(".group-list")).to_contain_text("3 人")
 
         # ── meetings: a new committee session ──
         await page.click('[data-tab="meetings"]')
@@ -218,7 +227,7 @@ async def test_an_office_prepares_a_committee_meeting_without_a_script(office, b
         await expect(rows.filter(has_text="张伟")).to_have_count(1)
         await expect(rows.filter(has_text="李娜")).to_have_count(1)
         names = await page.locator("table.invitations .participant-name").all_inner_texts()
-        for name in ("张伟", "李娜"):
+        for name in ("张伟", "李娜", "周敏"):
             assert name in names, names
         # The district's stations are in, by their names or their people's.
         assert any(n in names for n in ("东华门代表联络站", "王芳")), names

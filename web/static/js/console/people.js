@@ -97,6 +97,7 @@ export class People {
       field(t, "person_site", this.addSite),
       field(t, "person_phone", el("input", { name: "phone", type: "tel", maxlength: "32", autocomplete: "off" })),
       field(t, "person_code", el("input", { name: "code", maxlength: "64", autocomplete: "off" })),
+      this.addGroups = el("fieldset", { class: "group-picks" }),
       el("button", { type: "submit", class: "button primary", "data-action": "add-person", "data-t": "add_person", text: t("add_person") }));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -186,6 +187,8 @@ export class People {
     this.groupFilter.replaceChildren(el("option", { value: "", text: t("all_groups") }),
       ...this.groups.map((g) => el("option", { value: g.id, text: g.name })));
     this.groupFilter.value = group;
+    const ticked = new Set([...this.addGroups.querySelectorAll("input:checked")].map((b) => b.value));
+    this.addGroups.replaceChildren(el("legend", { text: t("person_groups") }), ...this.groupBoxes(ticked));
     this.groupList.replaceChildren(...(this.groups.length
       ? this.groups.map((g) => el("li", { "data-group-id": g.id },
         el("span", { class: "group-name", text: g.name }), " ",
@@ -225,6 +228,7 @@ export class People {
   async add(form) {
     const { t } = this.ctx;
     const body = { name: form.elements.name.value.trim(), kind: form.elements.kind.value };
+    body.group_ids = [...this.addGroups.querySelectorAll("input:checked")].map((b) => b.value);
     for (const key of ["level", "site_id", "phone", "code"]) {
       const value = form.elements[key].value.trim();
       if (value) body[key] = value;
@@ -233,6 +237,8 @@ export class People {
       const person = await this.ctx.api.post("/api/people", body);
       this.ctx.toast(t("person_added", { name: person.name || body.name }));
       for (const key of ["name", "phone", "code"]) form.elements[key].value = "";
+      await this.loadGroups(); // the member counts changed
+      this.render();
       await this.search();
     } catch (error) {
       this.ctx.fail(error);
@@ -255,7 +261,9 @@ export class People {
         el("a", { href: `#meetings/${encodeURIComponent(m.meeting_id || m.id)}`, text: m.title || m.meeting_title || "" }), " ",
         el("span", { class: "muted", text: [formatTime(m.starts_at, this.ctx.lang()), m.role ? t(`role:${m.role}`) : "", this.label("status", m.status), m.online ? t("online_now") : ""].filter(Boolean).join(" · ") }))))
       : el("p", { class: "muted", text: t("no_history") });
-    const groups = listOf(person.groups, "groups").map((g) => g.name || this.groups.find((x) => x.id === g)?.name).filter(Boolean);
+    const mine = new Set(listOf(person.groups, "groups").map((g) => g.id || g));
+    const groupBoxes = el("div", { class: "pick-list" }, ...this.groupBoxes(mine));
+    const saveGroups = el("button", { type: "button", class: "button", "data-action": "save-groups", text: t("save_groups"), onclick: () => this.saveGroups(person, groupBoxes) });
     this.detail.replaceChildren(
       el("div", { class: "row spread" },
         el("h3", { class: "person-title", text: person.name }),
@@ -265,8 +273,9 @@ export class People {
         ...fact(t("person_level"), this.label("level", person.level)),
         ...fact(t("person_site"), person.site?.name || this.siteName(person.site_id)),
         ...fact(t("person_phone"), person.phone),
-        ...fact(t("person_code"), person.code),
-        ...fact(t("person_groups"), groups.join("、"))),
+        ...fact(t("person_code"), person.code)),
+      el("h4", { text: t("person_groups") }),
+      this.groups.length ? el("div", { class: "stack" }, groupBoxes, saveGroups) : el("p", { class: "muted", text: t("no_groups") }),
       el("h4", { "data-t": "history", text: t("history") }),
       history,
       // The hub keeps the history: someone who was in a meeting stays in the directory.
@@ -275,6 +284,26 @@ export class People {
         : el("button", { type: "button", class: "button danger", "data-action": "delete-person", text: t("delete_person"), onclick: () => this.remove(person) }));
     this.detail.hidden = false;
     this.detail.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  /** A tick box per group (a committee, a delegation), ticked for `ids`. */
+  groupBoxes(ids) {
+    return this.groups.map((g) => el("label", { class: "pick" },
+      el("input", { type: "checkbox", name: "group_ids", value: g.id, checked: ids.has(g.id) }),
+      el("span", { text: g.name })));
+  }
+
+  async saveGroups(person, boxes) {
+    const { t } = this.ctx;
+    const groupIds = [...boxes.querySelectorAll("input:checked")].map((b) => b.value);
+    try {
+      await this.ctx.api.patch(`/api/people/${encodeURIComponent(person.id)}`, { group_ids: groupIds });
+      this.ctx.toast(t("groups_saved", { name: person.name }));
+      await this.loadGroups();
+      this.render();
+    } catch (error) {
+      this.ctx.fail(error);
+    }
   }
 
   async remove(person) {
