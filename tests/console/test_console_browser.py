@@ -215,6 +215,11 @@ async def test_an_office_prepares_a_committee_meeting_without_a_script(office, b
         await expect(head.locator(".meeting-page-title")).to_have_text("财政经济委员会第十二次会议")
         await expect(head).to_contain_text("委员会会议")
         mid = await head.get_attribute("data-meeting-id")
+        # Rescheduled by half an hour from its page.
+        await head.locator(".edit-meeting > summary").click()
+        await head.locator("[data-form=edit-meeting] [name=starts_at]").fill("2030-03-02T10:00")
+        await head.locator("[data-action=save-meeting]").click()
+        await expect(head).to_contain_text("10:00")
 
         # From the directory: the whole committee, and 东城区's stations.
         add = page.locator("[data-form=add-from-directory]")

@@ -191,10 +191,44 @@ export class Meetings {
         el("h2", { class: "meeting-page-title", text: m.title }),
         el("p", { class: "muted", text: [this.label("meeting_kind", m.kind), when].filter(Boolean).join(" · ") }),
         el("p", {}, el("span", { class: `status-chip status-${m.status}`, "data-status": m.status, text: this.label("status", m.status) })),
-        el("div", { class: "row" }, ...statusButtons)),
+        el("div", { class: "row" }, ...statusButtons),
+        m.status === "closed" ? null : this.editForm()),
       this.participantsCard(),
       this.addFromDirectoryCard(),
       this.addOneCard());
+  }
+
+  /** 修改会议信息: title, kind and times (PATCH); a closed meeting is not changed. */
+  editForm() {
+    const { t } = this.ctx;
+    const m = this.meeting;
+    const form = el("form", { class: "stack", "data-form": "edit-meeting" },
+      field(t, "meeting_title", el("input", { name: "title", required: true, maxlength: "300", autocomplete: "off", value: m.title })),
+      field(t, "meeting_kind", select("kind", MEETING_KINDS.map((k) => [k, this.label("meeting_kind", k)]), { value: m.kind || "committee" })),
+      el("div", { class: "row" },
+        field(t, "starts_at", el("input", { name: "starts_at", type: "datetime-local", value: toLocalInput(m.starts_at) })),
+        field(t, "ends_at", el("input", { name: "ends_at", type: "datetime-local", value: toLocalInput(m.ends_at) }))),
+      el("p", { class: "hint", text: t("reschedule_hint") }),
+      el("button", { type: "submit", class: "button primary", "data-action": "save-meeting", text: t("save_meeting") }));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const startsAt = isoFromLocal(form.elements.starts_at.value);
+      const endsAt = isoFromLocal(form.elements.ends_at.value);
+      if (startsAt && endsAt && endsAt <= startsAt) {
+        this.ctx.toast(t("ends_before_start"), { kind: "error" });
+        return;
+      }
+      try {
+        await this.ctx.api.patch(`/api/meetings/${encodeURIComponent(m.id)}`, {
+          title: form.elements.title.value.trim(), kind: form.elements.kind.value, starts_at: startsAt, ends_at: endsAt,
+        });
+        this.ctx.toast(t("meeting_saved"));
+        await this.refresh();
+      } catch (error) {
+        this.ctx.fail(error);
+      }
+    });
+    return el("details", { class: "edit-meeting" }, el("summary", { text: t("edit_meeting") }), form);
   }
 
   async setStatus(status, confirmKey, label) {
