@@ -118,10 +118,13 @@ async def invitations(session: AsyncSession, tokens: TokenService, base_url: str
 
 async def invitation(session: AsyncSession, tokens: TokenService, base_url: str, meeting_id: str,
                      participant_id: str) -> Invitation:
+    """One participant's current link (its row read afresh: after a re-issue
+    in the same transaction, the new generation)."""
     meeting = await _meeting(session, meeting_id)
     row = (await session.execute(
         select(Participant, Site).outerjoin(Site, Site.id == Participant.site_id)
         .where(Participant.id == participant_id, Participant.meeting_id == meeting_id)
+        .execution_options(populate_existing=True)
     )).first()
     if row is None:
         raise NotFound("no such participant in this meeting")
@@ -145,19 +148,7 @@ async def reissue(session: AsyncSession, tokens: TokenService, base_url: str, me
     )
     if result.scalar_one_or_none() is None:
         raise NotFound("no such participant in this meeting")
-    return await invitation_fresh(session, tokens, base_url, meeting_id, participant_id)
-
-
-async def invitation_fresh(session: AsyncSession, tokens: TokenService, base_url: str, meeting_id: str,
-                           participant_id: str) -> Invitation:
-    """`invitation`, reading the participant's row again (after an UPDATE)."""
-    row = (await session.execute(
-        select(Participant, Site).outerjoin(Site, Site.id == Participant.site_id)
-        .where(Participant.id == participant_id).execution_options(populate_existing=True)
-    )).first()
-    if row is None:
-        raise NotFound("no such participant in this meeting")
-    return sign(tokens, base_url, await _meeting(session, meeting_id), *row)
+    return await invitation(session, tokens, base_url, meeting_id, participant_id)
 
 
 async def check_link(session: AsyncSession, identity: Identity, *, connecting: bool) -> None:

@@ -19,6 +19,8 @@ The work is in sessions/meetings/ and web/invitation_sheet.py.
 """
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from pydantic import Field
 
@@ -39,6 +41,7 @@ DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 SVG = "image/svg+xml"
+CLOSE_SWEEP_S = 2.0
 
 
 class MeetingPatch(EdgeModel):
@@ -116,7 +119,16 @@ async def move_status(request: web.Request) -> web.Response:
     if body.status is MeetingStatus.CLOSED:
         # After `meeting:status`, so every client learns why it was let go.
         await _disconnect(hub, mid)
+        # A connect admitted in the very moment of the close (it read the
+        # status before the commit) writes its row after that read: once more
+        # a little later (admitting takes milliseconds).
+        hub.spawn(_disconnect_later(hub, mid), f"close-sweep:{mid}")
     return web.json_response(answer)
+
+
+async def _disconnect_later(hub, meeting_id: str) -> None:
+    await asyncio.sleep(CLOSE_SWEEP_S)
+    await _disconnect(hub, meeting_id)
 
 
 @routes.post("/api/meetings/{mid}/participants/{pid}/reissue")
