@@ -278,7 +278,7 @@ async def test_an_office_prepares_a_committee_meeting_without_a_script(office, b
         await page.fill("[name=q]", "李娜")
         await expect(page.locator(".people-list tbody tr")).to_have_count(1)
         await page.locator("[data-action=open-person]").click()
-        await expect(page.locator(".person-detail .history")).to_contain_text("财政经济委员会第十二次会议")
+        await expect(page.locator(".person-page .history")).to_contain_text("财政经济委员会第十二次会议")
 
         assert errors == [], errors
     finally:

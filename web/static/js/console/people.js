@@ -60,7 +60,7 @@ export class People {
     for (const filter of [this.siteFilter, this.groupFilter, this.kindFilter]) filter.addEventListener("change", () => this.search());
     this.count = el("span", { class: "muted" });
     this.list = el("div", { class: "people-list" });
-    this.detail = el("section", { class: "card person-detail", hidden: true });
+    this.detail = el("section", { class: "card person-page", hidden: true });
     this.addForm = this.buildAddForm();
     this.groupForm = this.buildGroupForm();
     this.groupList = el("ul", { class: "group-list" });
