@@ -310,6 +310,17 @@ async def test_signing_out_and_an_expired_session_return_to_sign_in(office, brow
         await expect(page.locator("#signin-message")).to_have_text("登录已过期，请重新登录。")
         assert await page.evaluate("() => sessionStorage.getItem('plenary.console')") is None
 
+        # A session whose time is up is not even tried after a reload.
+        await sign_in(page)
+        await expect(page.locator("#workspace")).to_be_visible()
+        await page.evaluate("""() => {
+            const s = JSON.parse(sessionStorage.getItem('plenary.console'));
+            s.expires_at = new Date(Date.now() - 1000).toISOString();
+            sessionStorage.setItem('plenary.console', JSON.stringify(s));
+        }""")
+        await page.reload(wait_until="domcontentloaded")
+        await expect(page.locator("#signin-message")).to_have_text("登录已过期，请重新登录。")
+
         # Sign in again, and out with the button: the token stops working.
         await sign_in(page)
         await expect(page.locator("#workspace")).to_be_visible()

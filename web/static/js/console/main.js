@@ -75,7 +75,7 @@ class Console {
     bindPrintSheet();
     this.applyLanguage();
     if (this.session.token) this.enter();
-    else this.showSignIn();
+    else this.showSignIn(this.session.expiredOnLoad ? this.t("session_expired") : "");
   }
 
   /** The sites the session may see (GET /api/sites), loaded once and shared by the tabs. */

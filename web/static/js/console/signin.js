@@ -53,7 +53,11 @@ function fromToken(token) {
 export class Session {
   constructor() {
     this.current = this.takeFromLink() || stored();
-    if (this.current && this.expired()) this.current = null;
+    this.expiredOnLoad = false;
+    if (this.current && this.expired()) {
+      this.expiredOnLoad = true; // said on the sign-in form
+      this.forget();
+    }
   }
 
   takeFromLink() {
