@@ -255,7 +255,11 @@ async def test_an_office_prepares_a_committee_meeting_without_a_script(office, b
 
         # 张伟's link, copied from the page, opens the meeting as 张伟.
         row = rows.filter(has_text="张伟")
-        join_url = await row.locator("input.link-field").input_value()
+        await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hub.url)
+        await row.locator("[data-action=copy]").click()
+        await expect(row.locator("[data-action=copy]")).to_have_text("已复制")
+        join_url = await page.evaluate("() => navigator.clipboard.readText()")
+        assert join_url == await row.locator("input.link-field").input_value()
         assert "/join?token=" in join_url, join_url
         await row.locator("[data-action=show-qr]").click()
         await expect(row.locator("img.qr")).to_be_visible()

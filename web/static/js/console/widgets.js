@@ -42,14 +42,29 @@ export function copyButton(t, text, { label = "copy_link" } = {}) {
       await navigator.clipboard.writeText(value);
       done = true;
     } catch {
-      // No clipboard permission (plain http on a LAN address): select the
-      // text in a field so Ctrl+C works, and say so.
-      done = false;
+      // No Clipboard API (plain http on an office LAN address is no secure
+      // context): the older copy of a selection still works there.
+      done = copyBySelection(value);
     }
     button.textContent = t(done ? "copied" : "copy_manually");
     setTimeout(() => { button.textContent = t(label); }, 2500);
   });
   return button;
+}
+
+function copyBySelection(text) {
+  const area = el("textarea", { readOnly: true, "aria-hidden": "true", style: "position:fixed;top:-1000px;opacity:0" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let done = false;
+  try {
+    done = document.execCommand("copy");
+  } catch {
+    done = false;
+  }
+  area.remove();
+  return done;
 }
 
 /** A readonly field holding a link, selected on focus. */
