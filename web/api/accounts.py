@@ -1,4 +1,12 @@
-"""REST for the admins' management of staff accounts (the console's 账号 tab).
+"""REST for staff accounts: signing in and out, and the admins' management of
+accounts (the console's 账号 tab).
+
+- `POST /api/session` `{username, password}` → 201 `{token, role, site_id?,
+  expires_at}` (docs/contract.md, "Accounts for office staff"); a wrong user
+  name or password is 401 with one message for both; repeated failures for
+  one user name or one address are 429 `rate_limited` for a while.
+- `DELETE /api/session` → `{ok}`: signs the token out on every process (its
+  session row is revoked).
 
 - `GET /api/accounts` → `[{id, username, role, site_id, created_at}]`, by user name.
 - `POST /api/accounts` `{username, password, role: operator|admin, site_id?}`
@@ -17,9 +25,9 @@ from pydantic import Field
 
 from sessions.accounts import manage, service
 from sessions.accounts.passwords import hash_password_async
-from sessions.errors import Conflict
+from sessions.errors import Conflict, Invalid
 from sessions.text import EdgeModel, Id, Line
-from web.auth import hub_of, require_admin
+from web.auth import hub_of, identify, require_admin
 from web.errors import read_json
 
 routes = web.RouteTableDef()
@@ -61,4 +69,31 @@ async def delete_account(request: web.Request) -> web.Response:
         raise Conflict("an admin does not delete the account it is signed in with")
     async with hub_of(request).db.transaction() as tx:
         await manage.remove(tx, account_id)
+    return web.json_response({"ok": True})
+
+
+class SignIn(EdgeModel):
+    # Not narrowed to what `plenary user add` accepts: a name that cannot
+    # exist is answered like any unknown one (401), not with a hint (400).
+    username: Line = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=service.MAX_PASSWORD)
+
+
+@routes.post("/api/session")
+async def sign_in(request: web.Request) -> web.Response:
+    body = await read_json(request, SignIn)
+    hub = hub_of(request)
+    signed_in = await service.sign_in(
+        hub.db, hub.tokens, body.username, body.password, request.remote, hub.settings.session_hours
+    )
+    return web.json_response(signed_in.to_dict(), status=201)
+
+
+@routes.delete("/api/session")
+async def sign_out(request: web.Request) -> web.Response:
+    identity = identify(request)
+    if identity.session_id is None:
+        raise Invalid("this token is not a staff session's (admin and join tokens expire by themselves)")
+    async with hub_of(request).db.transaction() as tx:
+        await service.sign_out(tx, identity.session_id)
     return web.json_response({"ok": True})
