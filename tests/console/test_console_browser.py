@@ -99,6 +99,25 @@ async def import_file(page, card_title: str, name: str, text: str, *, dry_run: b
     return box
 
 
+async def import_xlsx(page, card_title: str, rows: list[list[str]]):
+    """Import `rows` as an Excel workbook (.xlsx), as an office saves its sheets."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    box = page.locator(".import-box", has=page.locator("h3", has_text=card_title))
+    await box.locator("input[type=file]").set_input_files({
+        "name": "名单.xlsx", "buffer": data.getvalue(),
+        "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    await box.locator("[data-action=import]").click()
+    return box
+
+
 async def confirm(page):
     dialog = page.locator("dialog#confirm")
     await expect(dialog).to_be_visible()
@@ -396,6 +415,17 @@ async def test_an_admin_adds_an_operator_who_sees_only_their_district(office, br
         await expect(operator.locator("#who")).to_have_text("dongcheng · 操作员")
         await expect(operator.locator(".site-node .site-name")).to_have_text(["东城区人大", "东华门代表联络站"])
         await expect(operator.locator("[data-tab=accounts]")).to_be_hidden()
+        # An Excel sheet of people: a row outside the district refuses the file, by its line.
+        await operator.click("[data-tab=people]")
+        rows = [["姓名", "类别", "所属站点", "电话"], ["孙丽", "代表", "东华门代表联络站", "13900000001"],
+                ["钱勇", "代表", "西长安街代表联络站", "13900000002"]]
+        box = await import_xlsx(operator, "导入人员名单", rows)
+        await expect(box.locator('.errors-table tr[data-line="3"]')).to_contain_text("不在您负责的范围内")
+        await expect(box.locator(".errors-table tbody tr")).to_have_count(1)
+        box = await import_xlsx(operator, "导入人员名单", rows[:2])
+        await expect(box.locator(".import-ok")).to_have_text("导入完成：新增 1 条。")
+        await expect(operator.locator(".people-list tbody tr")).to_have_count(1)
+
         # A meeting of its own, and its district's station added to it.
         await operator.click("[data-tab=meetings]")
         new = operator.locator("[data-form=new-meeting]")
@@ -406,7 +436,8 @@ async def test_an_admin_adds_an_operator_who_sees_only_their_district(office, br
         add = operator.locator("[data-form=add-from-directory]")
         await add.locator("[name=parent]").select_option(label="东城区人大")
         await add.locator("[data-action=add-picked]").click()
-        await expect(operator.locator("table.invitations .participant-name")).to_have_text(["东华门代表联络站"])
+        # The station's people come in (a station nobody is at would come in as itself).
+        await expect(operator.locator("table.invitations .participant-name")).to_have_text(["孙丽"])
 
         # Deleted by the admin (after a confirmation): the operator is signed out.
         await row.locator("[data-action=delete-account]").click()

@@ -14,6 +14,8 @@ const KINDS = { city: "市级", district: "区级", township: "乡镇（街道�
 const QUOTED = String.raw`(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`;
 
 const RULES = [
+  [/^site: outside your district/, () => "站点：不在您负责的范围内（操作员只能添加本站点及下级站点的人员）"],
+  [/^parent: outside your district/, () => "上级：不在您负责的范围内（操作员只能在本站点之下添加站点）"],
   [new RegExp(String.raw`^parent: ${QUOTED} is neither a site's id or name in the directory nor a row of this file$`),
     (m) => `上级：找不到“${q(m)}”（名录和本文件中都没有这个站点）`],
   [new RegExp(String.raw`^parent: ${QUOTED} names (\d+) sites; give the parent's id$`),
