@@ -399,7 +399,8 @@ export class Meetings {
       field(t, "participant_role", role),
       el("fieldset", {}, el("legend", { text: t("pick_people") }), q, results, pickedList),
       el("fieldset", {}, el("legend", { text: t("pick_groups") }), groups),
-      el("fieldset", {}, el("legend", { text: t("pick_stations") }), el("div", { class: "row" }, parent, allStations), stations),
+      el("fieldset", {}, el("legend", { text: t("pick_stations") }), el("p", { class: "hint", text: t("pick_stations_hint") }),
+        el("div", { class: "row" }, parent, allStations), stations),
       summary, submit);
 
     const picks = () => ({
