@@ -47,6 +47,13 @@ class RecordingRuntime:
         await self.write_timeline(recording.id)
         return recording.id
 
+    async def stop_if_recording(self, meeting_id: str, actor_id: str | None) -> str | None:
+        """The meeting ends: its recording, if one runs, ends with it."""
+        try:
+            return await self.stop_recording(meeting_id, actor_id)
+        except StateError:
+            return None
+
     async def write_timeline(self, recording_id: str) -> None:
         """`timeline.jsonl` from the event log: every process's events are
         there, so one writer suffices (the one that stopped the recording)."""

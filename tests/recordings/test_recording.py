@@ -246,3 +246,25 @@ async def test_packets_lost_on_the_way_in_are_gaps_never_a_corrupt_file(sqlite_h
     # Fewer frames than were sent, but what is there plays.
     assert 30 < playback.video_frames < 30 * 6 * 0.97, playback
     assert playback.audio_samples > 48000 * 5
+
+
+async def test_closing_the_meeting_stops_its_recording(sqlite_hub, clients):
+    mid = await sqlite_hub.meeting()
+    chair = await sqlite_hub.participant(mid, "主任", "chair")
+    c = await sqlite_hub.connect(chair["token"])
+    clients.append(c)
+    pc = await publish(c)
+    try:
+        await wait_for_frames(sqlite_hub, mid)
+        rid = (await c.call("recording:start"))["recording_id"]
+        await asyncio.sleep(2)
+        resp = await sqlite_hub.client.post(f"/api/meetings/{mid}/status", json={"status": "closed"},
+                                            headers=sqlite_hub.admin_headers())
+        assert resp.status == 200, await resp.text()
+    finally:
+        await pc.close()
+    view = await recording_view(sqlite_hub, rid)
+    assert view["recording"] is False and view["stopped_at"] is not None
+    media = [f for f in view["files"] if f["kind"] == "media"]
+    assert [f["state"] for f in media] == ["complete"]
+    assert any(f["name"] == "timeline.jsonl" for f in view["files"])
