@@ -90,9 +90,11 @@ export class Sites {
     const { t } = this.ctx;
     this.count.textContent = t("n_sites", { n: this.sites.length });
     const chosen = this.parentSelect.value;
-    this.parentSelect.replaceChildren(el("option", { value: "", text: t("no_parent") }),
+    // An operator adds sites only below its own: no top-level choice for it.
+    const top = this.ctx.session.isAdmin ? [el("option", { value: "", text: t("no_parent") })] : [];
+    this.parentSelect.replaceChildren(...top,
       ...siteOptions(this.sites).map(([id, label]) => el("option", { value: id, text: label })));
-    this.parentSelect.value = chosen;
+    if ([...this.parentSelect.options].some((o) => o.value === chosen)) this.parentSelect.value = chosen;
     this.renderTree();
   }
 
