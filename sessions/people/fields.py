@@ -15,7 +15,7 @@ GROUP_NAME_MAX = 200
 # Spaces, dashes, dots and brackets are how people write numbers, not part of
 # them: "138 0013 8000", "010-6512 3456" and "(010)65123456" are kept as
 # digits, so the same phone written twice is found as a duplicate.
-_PHONE_DECOR = re.compile(r"[\s\-.()（）]")
+PHONE_DECOR = re.compile(r"[\s\-.()（）]")
 _PHONE = re.compile(r"\+?\d{3,20}(?:[,;#转]\d{1,8})?")
 
 
@@ -24,7 +24,7 @@ def normalize_phone(value: str) -> str:
     problem = flaw(value)
     if problem:
         raise ValueError(f"must be one line of text; it {problem}")
-    phone = _PHONE_DECOR.sub("", value)
+    phone = PHONE_DECOR.sub("", value)
     if not _PHONE.fullmatch(phone):
         raise ValueError(f"{value[:40]!r} is not a phone number (digits, an optional leading +, an extension after 转)")
     if len(phone) > PHONE_MAX:

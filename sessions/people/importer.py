@@ -8,8 +8,9 @@ UTF-8; comma-separated, or tab-separated when the header has tabs and no
 commas. Anything else (a PDF renamed .xlsx, an old .xls, another archive,
 binary data) is refused with `invalid` naming what it is.
 
-Line numbers are the spreadsheet's: the header row is line 1 when it is the
-first row (a blank row above it counts), and each record after it its row
+The header is the first row naming the required columns (a title row or
+two above it is skipped). Line numbers are the spreadsheet's: the header row
+is line 1 when it is the first row (a blank row above it counts), and each record after it its row
 number (a CSV cell spanning lines is one record, one row, as Excel shows it).
 Blank rows are skipped but keep their numbers.
 
@@ -57,6 +58,8 @@ PEOPLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("编号", "code", "代表编号", "代表证号"),
     "note": ("备注", "note"),
 }
+# How far down a title row or two may push the header.
+HEADER_SCAN = 10
 # Committee cells list group names separated by these.
 GROUP_SEPARATORS = ("；", ";", "、")
 
@@ -231,8 +234,34 @@ def _cell_text(value: object) -> str:
 # -- table → rows ----------------------------------------------------------------------------
 
 
-def _columns(table: Table, known: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> tuple[dict[str, int], list[str]]:
-    """field → column index, and the headers that name no field."""
+def _columns(table: Table, known: dict[str, tuple[str, ...]],
+             required: tuple[str, ...]) -> tuple[Table, dict[str, int], list[str]]:
+    """The table from its header row on, field → column index, and the
+    headers that name no field.
+
+    Offices often put a title above the header (a merged "2026年东城区人大代表
+    名单" row): the header is the first of the first `HEADER_SCAN` non-blank
+    rows that names every required field; rows above it are not data."""
+    candidates = [(table.header_line, table.header), *table.rows[:HEADER_SCAN - 1]]
+    for index, (line, cells) in enumerate(candidates):
+        if _names_fields(cells, known, required):
+            header = [c.strip().lstrip("\ufeff") for c in cells]
+            table = Table(header, line, table.rows[index:])
+            break
+    found, ignored = _header_columns(table, known)
+    missing = [name for name in required if name not in found]
+    if missing:
+        wanted = "; ".join(f"{name}: {' / '.join(known[name][:2])}" for name in missing)
+        raise Invalid(f"the header (line {table.header_line}) has no column for {wanted}")
+    return table, found, ignored
+
+
+def _names_fields(cells: list[str], known: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> bool:
+    keys = {"".join(c.split()).lower().lstrip("\ufeff") for c in cells}
+    return all(any(a.lower() in keys for a in known[name]) for name in required)
+
+
+def _header_columns(table: Table, known: dict[str, tuple[str, ...]]) -> tuple[dict[str, int], list[str]]:
     alias = {a.lower(): name for name, aliases in known.items() for a in aliases}
     found: dict[str, int] = {}
     ignored: list[str] = []
@@ -247,10 +276,6 @@ def _columns(table: Table, known: dict[str, tuple[str, ...]], required: tuple[st
             raise Invalid(f"columns {table.header[found[name]]!r} and {header!r} both give the {name}")
         else:
             found[name] = index
-    missing = [name for name in required if name not in found]
-    if missing:
-        wanted = "; ".join(f"{name}: {' / '.join(known[name][:2])}" for name in missing)
-        raise Invalid(f"the header (line {table.header_line}) has no column for {wanted}")
     return found, ignored
 
 
@@ -263,7 +288,7 @@ def _getter(cells: list[str], columns: dict[str, int]):
 
 def parse_sites(table: Table) -> Parsed:
     """Rows of `name, kind, parent` (名称, 类型, 上级)."""
-    columns, ignored = _columns(table, SITE_COLUMNS, ("name", "kind"))
+    table, columns, ignored = _columns(table, SITE_COLUMNS, ("name", "kind"))
     parsed = Parsed(ignored_columns=ignored)
     for line, cells in table.rows:
         get, errors = _getter(cells, columns), []
@@ -281,7 +306,7 @@ def parse_sites(table: Table) -> Parsed:
 def parse_people(table: Table) -> Parsed:
     """Rows of 姓名, 类别, 所属站点, 层级, 电话, 委员会, 编号, 备注 (only 姓名 is required;
     a blank 类别 is a deputy)."""
-    columns, ignored = _columns(table, PEOPLE_COLUMNS, ("name",))
+    table, columns, ignored = _columns(table, PEOPLE_COLUMNS, ("name",))
     parsed = Parsed(ignored_columns=ignored)
     for line, cells in table.rows:
         get, errors = _getter(cells, columns), []

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.errors import Conflict, Forbidden, Invalid, NotFound
 from sessions.models import Connection, Meeting, Node, Participant, Site, new_id, utcnow
+from sessions.people.fields import PHONE_DECOR
 from sessions.people.importer import PersonRow
 from sessions.people.kinds import GroupKind, Level, PersonKind
 from sessions.people.models import Person, PersonGroup, PersonGroupMember
@@ -311,15 +312,16 @@ def _like(text: str) -> str:
 
 async def search(session: AsyncSession, *, q: str | None, site_ids: set[str] | None, group_id: str | None,
                  kind: PersonKind | None, limit: int, offset: int) -> dict:
-    """People matching every filter given, by name then id: `q` in the name,
-    the phone (as stored: digits) or the code; `site_ids` the sites they may
+    """People matching every filter given, by name then id: `q` in the name
+    or the code, or, when it is written as a phone number (digits, spaces,
+    dashes, brackets), in the phone (as stored: digits); `site_ids` the sites they may
     be at (a subtree, already cut to the caller's reach)."""
     query = select(Person)
     if q:
         pattern = _like(q.strip())
-        digits = "".join(ch for ch in q if ch.isdigit())
         matches = [Person.name.ilike(pattern, escape="\\"), Person.code.ilike(pattern, escape="\\")]
-        if digits:
+        digits = PHONE_DECOR.sub("", q).removeprefix("+")
+        if digits.isascii() and digits.isdigit():  # written as a phone: "0013-8002" finds 13800138002
             matches.append(Person.phone.like(_like(digits), escape="\\"))
         query = query.where(or_(*matches))
     if site_ids is not None:

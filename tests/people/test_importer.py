@@ -64,6 +64,14 @@ def test_bad_rows_are_listed_with_their_spreadsheet_lines():
     assert any(e.startswith("phone:") for e in lines[5])
 
 
+def test_a_title_row_above_the_header_is_skipped():
+    data = xlsx([["2026年东城区人大代表名单"], [], ["序号", "姓名", "电话"], [1, "张三", "13800138000"]])
+    parsed = parse_people(read_table(data))
+    assert [(r.line, r.name) for r in parsed.rows] == [(4, "张三")] and parsed.ignored_columns == ["序号"]
+    with pytest.raises(Invalid, match=r"header \(line 1\) has no column for name"):
+        parse_people(read_table("名单\n序号,电话\n1,13800138000\n".encode()))
+
+
 def test_a_quoted_cell_spanning_lines_is_one_row():
     csv = '姓名,备注\n张三,"第一行\n第二行"\n李四,\n'
     parsed = parse_people(read_table(csv.encode()))

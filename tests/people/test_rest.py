@@ -174,6 +174,7 @@ async def test_search_by_name_phone_code_site_group_and_kind(hub):
     assert await names("q=张") == ["张伟"]
     assert await names("q=0013-8002") == ["王芳"]  # phone as written with a dash, found by its digits
     assert await names("q=D005") == ["陈静"]
+    assert sorted(await names("q=D00")) == sorted(["张伟", "王芳", "陈静"])  # codes, not the phones' 00s
     assert sorted(await names(f"site_id={sites['东城区人大常委会']['id']}")) == ["张伟", "王芳"]  # the district's subtree
     (committee,) = [g for g in (await get(hub, "/api/groups"))[1] if g["name"] == "财经委员会"]
     assert committee["members"] == 2
