@@ -19,7 +19,8 @@
  * accept) opens the camera at connect time as well.
  */
 
-const GATHER_TIMEOUT_MS = 3000;
+import { waitForGathering } from "../rtc.js";
+
 // Milestones of the way to the picture (bench/join.py prints them): the first of each name only.
 const mark = (name) => performance.getEntriesByName(`plenary:${name}`).length || performance.mark(`plenary:${name}`);
 const STYLE = `
@@ -38,19 +39,6 @@ const STYLE = `
 .vg-tile.is-paused video { opacity: .35; }
 .vg-tile.audio-only::before { content: "🎙"; position: absolute; inset: 0; display: grid; place-items: center; font-size: 2rem; opacity: .6; }
 `;
-
-function waitForGathering(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_TIMEOUT_MS);
-  });
-}
 
 class VideoGrid {
   constructor(ctx) {

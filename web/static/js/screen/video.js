@@ -6,26 +6,11 @@
  * change; the hub answers each with a media:offer on the receiving peer
  * connection, which this page answers (media:answer), as the meeting client
  * does (features/media.js, whose class is not importable without the shell).
- *
- * aiortc does not trickle ICE: the answer goes once gathering is complete
- * (or after a short timeout).
  */
 
-const GATHER_TIMEOUT_MS = 3000;
-const LIVE = new Set(["recvonly", "sendrecv"]);
+import { waitForGathering } from "../rtc.js";
 
-function waitForGathering(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_TIMEOUT_MS);
-  });
-}
+const LIVE = new Set(["recvonly", "sendrecv"]);
 
 export class FloorVideo {
   /**
