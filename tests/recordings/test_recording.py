@@ -33,6 +33,25 @@ async def wait_for_frames(sqlite_hub, mid: str, count: int = 2) -> None:
     await wait_until(lambda: sum(p.packets > 20 for p in media.local_producers(mid)) >= count, timeout=20)
 
 
+async def publishing_chair(sqlite_hub, clients, video_codec: str = "vp8"):
+    """A meeting whose chair publishes a marked camera and microphone, flowing."""
+    mid = await sqlite_hub.meeting()
+    chair = await sqlite_hub.participant(mid, "主任", "chair")
+    client = await sqlite_hub.connect(chair["token"])
+    clients.append(client)
+    pc = await publish(client, video_codec=video_codec)
+    await wait_for_frames(sqlite_hub, mid)
+    return mid, chair, client, pc
+
+
+def media_files(view: dict) -> list[dict]:
+    return [f for f in view["files"] if f["kind"] == "media"]
+
+
+async def play_file(sqlite_hub, rid: str, name: str):
+    return await asyncio.get_running_loop().run_in_executor(None, play, files_dir(sqlite_hub, rid) / name)
+
+
 async def test_vp8_and_opus_are_recorded_playable_and_in_sync(sqlite_hub, clients):
     mid = await sqlite_hub.meeting()
     chair = await sqlite_hub.participant(mid, "主任", "chair")
@@ -84,13 +103,8 @@ async def test_vp8_and_opus_are_recorded_playable_and_in_sync(sqlite_hub, client
 
 
 async def test_h264_publisher_gives_a_playable_mkv(sqlite_hub, clients):
-    mid = await sqlite_hub.meeting()
-    chair = await sqlite_hub.participant(mid, "主任", "chair")
-    c = await sqlite_hub.connect(chair["token"])
-    clients.append(c)
-    pc = await publish(c, video_codec="h264")
+    mid, _chair, c, pc = await publishing_chair(sqlite_hub, clients, video_codec="h264")
     try:
-        await wait_for_frames(sqlite_hub, mid)
         rid = (await c.call("recording:start"))["recording_id"]
         producers = sqlite_hub.hub.media.local_producers(mid)
         assert {p.mime_type.lower() for p in producers} == {"video/h264", "audio/opus"}
@@ -99,10 +113,9 @@ async def test_h264_publisher_gives_a_playable_mkv(sqlite_hub, clients):
         assert (await c.call("recording:stop"))["ok"]
     finally:
         await pc.close()
-    view = await recording_view(sqlite_hub, rid)
-    (entry,) = [f for f in view["files"] if f["kind"] == "media"]
+    (entry,) = media_files(await recording_view(sqlite_hub, rid))
     assert entry["name"].endswith(".mkv")
-    playback = await asyncio.get_running_loop().run_in_executor(None, play, files_dir(sqlite_hub, rid) / entry["name"])
+    playback = await play_file(sqlite_hub, rid, entry["name"])
     assert playback.codecs == ["h264", "opus"]
     assert playback.first_video_keyframe
     assert playback.video_frames >= 3 * 30 * 0.9, playback
@@ -110,12 +123,7 @@ async def test_h264_publisher_gives_a_playable_mkv(sqlite_hub, clients):
 
 
 async def test_a_publisher_who_reconnects_gives_a_second_segment(sqlite_hub, clients):
-    mid = await sqlite_hub.meeting()
-    chair = await sqlite_hub.participant(mid, "主任", "chair")
-    c = await sqlite_hub.connect(chair["token"])
-    clients.append(c)
-    pc = await publish(c)
-    await wait_for_frames(sqlite_hub, mid)
+    mid, chair, c, pc = await publishing_chair(sqlite_hub, clients)
     rid = (await c.call("recording:start"))["recording_id"]
     await asyncio.sleep(3)
     # The link drops: socket and peer connection gone, then a new page.
@@ -130,15 +138,12 @@ async def test_a_publisher_who_reconnects_gives_a_second_segment(sqlite_hub, cli
         assert (await again.call("recording:stop"))["ok"]
     finally:
         await pc.close()
-    view = await recording_view(sqlite_hub, rid)
-    media = sorted((f for f in view["files"] if f["kind"] == "media"), key=lambda f: f["segment"])
+    media = sorted(media_files(await recording_view(sqlite_hub, rid)), key=lambda f: f["segment"])
     assert [f["segment"] for f in media] == [1, 2], view
     assert media[1]["offset_s"] > media[0]["offset_s"] + 2.5
     for entry in media:
         assert entry["state"] == "complete"
-        playback = await asyncio.get_running_loop().run_in_executor(
-            None, play, files_dir(sqlite_hub, rid) / entry["name"]
-        )
+        playback = await play_file(sqlite_hub, rid, entry["name"])
         assert playback.first_video_keyframe and playback.video_frames > 2 * 30 * 0.9, (entry, playback)
         assert playback.audio_samples > 48000 * 2
 
@@ -170,14 +175,9 @@ async def test_every_site_sees_the_recording_state_and_only_operators_control_it
 
 
 async def test_files_are_served_to_operators_only_by_their_own_names_with_ranges(sqlite_hub, clients):
-    mid = await sqlite_hub.meeting()
-    chair = await sqlite_hub.participant(mid, "主任", "chair")
+    mid, chair, c, pc = await publishing_chair(sqlite_hub, clients)
     member = await sqlite_hub.participant(mid, "委员", "member")
-    c = await sqlite_hub.connect(chair["token"])
-    clients.append(c)
-    pc = await publish(c)
     try:
-        await wait_for_frames(sqlite_hub, mid)
         rid = (await c.call("recording:start"))["recording_id"]
         await asyncio.sleep(2)
         assert (await c.call("recording:stop"))["ok"]
@@ -221,13 +221,8 @@ async def test_packets_lost_on_the_way_in_are_gaps_never_a_corrupt_file(sqlite_h
     """Uplink loss the publisher never repairs (the hook drops the packet and
     its retransmissions): the frames that lose a packet, and those after
     them until the next keyframe, are left out; every frame written decodes."""
-    mid = await sqlite_hub.meeting()
-    chair = await sqlite_hub.participant(mid, "主任", "chair")
-    c = await sqlite_hub.connect(chair["token"])
-    clients.append(c)
-    pc = await publish(c)
+    mid, _chair, c, pc = await publishing_chair(sqlite_hub, clients)
     try:
-        await wait_for_frames(sqlite_hub, mid)
         (video,) = [p for p in sqlite_hub.hub.media.local_producers(mid) if p.kind == "video"]
         rid = (await c.call("recording:start"))["recording_id"]
         await asyncio.sleep(1)
@@ -238,10 +233,8 @@ async def test_packets_lost_on_the_way_in_are_gaps_never_a_corrupt_file(sqlite_h
     finally:
         await pc.close()
     assert video.plis_sent > plis  # the recorder asked for a keyframe after a loss
-    view = await recording_view(sqlite_hub, rid)
-    (entry,) = [f for f in view["files"] if f["kind"] == "media"]
-    path = files_dir(sqlite_hub, rid) / entry["name"]
-    playback = await asyncio.get_running_loop().run_in_executor(None, play, path)
+    (entry,) = media_files(await recording_view(sqlite_hub, rid))
+    playback = await play_file(sqlite_hub, rid, entry["name"])
     assert playback.first_video_keyframe
     # Fewer frames than were sent, but what is there plays.
     assert 30 < playback.video_frames < 30 * 6 * 0.97, playback
@@ -249,13 +242,8 @@ async def test_packets_lost_on_the_way_in_are_gaps_never_a_corrupt_file(sqlite_h
 
 
 async def test_closing_the_meeting_stops_its_recording(sqlite_hub, clients):
-    mid = await sqlite_hub.meeting()
-    chair = await sqlite_hub.participant(mid, "主任", "chair")
-    c = await sqlite_hub.connect(chair["token"])
-    clients.append(c)
-    pc = await publish(c)
+    mid, _chair, c, pc = await publishing_chair(sqlite_hub, clients)
     try:
-        await wait_for_frames(sqlite_hub, mid)
         rid = (await c.call("recording:start"))["recording_id"]
         await asyncio.sleep(2)
         resp = await sqlite_hub.client.post(f"/api/meetings/{mid}/status", json={"status": "closed"},
@@ -265,6 +253,5 @@ async def test_closing_the_meeting_stops_its_recording(sqlite_hub, clients):
         await pc.close()
     view = await recording_view(sqlite_hub, rid)
     assert view["recording"] is False and view["stopped_at"] is not None
-    media = [f for f in view["files"] if f["kind"] == "media"]
-    assert [f["state"] for f in media] == ["complete"]
+    assert [f["state"] for f in media_files(view)] == ["complete"]
     assert any(f["name"] == "timeline.jsonl" for f in view["files"])
