@@ -22,6 +22,8 @@ from tests.fuzz.cases import ANSWERED, REFUSED, Case, event_cases
 from tests.fuzz.world import World
 from web.api.core import MeetingIn, ParticipantIn, SiteIn
 from web.api.documents import AnnotationsIn
+from web.api.accounts import AccountIn, SignIn
+from web.api.meetings import MeetingPatch, QrIn, StatusIn
 from web.api.people import BulkIn, GroupIn, PersonIn, PersonPatch
 from signaling.registry import Empty
 
@@ -38,13 +40,21 @@ BODIES = {
     ("PATCH", "/api/people/{pid}"): PersonPatch,
     ("POST", "/api/groups"): GroupIn,
     ("POST", "/api/meetings/{mid}/participants/bulk"): BulkIn,
+    ("PATCH", "/api/meetings/{mid}"): MeetingPatch,
+    ("POST", "/api/meetings/{mid}/status"): StatusIn,
+    ("POST", "/api/meetings/{mid}/participants/{pid}/reissue"): Empty,
+    ("POST", "/api/qr"): QrIn,
+    ("POST", "/api/accounts"): AccountIn,
+    ("POST", "/api/session"): SignIn,
 }
 MULTIPART = {("POST", "/api/meetings/{mid}/documents"), ("POST", "/api/sites/import"), ("POST", "/api/people/import")}
 # Routes that change something but read no body (a DELETE).
-NO_BODY = {("DELETE", "/api/sites/{sid}/terminal"), ("DELETE", "/api/people/{pid}")}
+NO_BODY = {("DELETE", "/api/sites/{sid}/terminal"), ("DELETE", "/api/people/{pid}"), ("DELETE", "/api/session"),
+           ("DELETE", "/api/accounts/{aid}"), ("POST", "/api/recordings/{rid}/export")}
 # A directory person's id: none is made in the fuzz world, so the people
 # routes answer `not_found` once a request gets that far.
 NO_PERSON = "0" * 32
+NO_ACCOUNT = "0" * 24  # likewise for staff accounts
 IN_FLIGHT = 16
 
 
@@ -60,7 +70,8 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 def fill(template: str, world: World, **override: str) -> str:
     real = {"mid": world.a.mid, "did": world.a.document_id, "n": "1", "vid": world.a.vote_id, "sid": world.site_id,
-            "rid": world.a.recording_id, "name": "timeline.jsonl", "pid": NO_PERSON, **override}
+            "rid": world.a.recording_id, "name": "timeline.jsonl", "pid": NO_PERSON,
+            "aid": NO_ACCOUNT, **override}
     return re.sub(r"\{(\w+)\}", lambda m: real[m.group(1)], template)
 
 
@@ -194,7 +205,7 @@ async def test_bad_path_ids_on_every_route(world, hub_log):
         for param in params_of(template):
             for label, bad in BAD_IDS:
                 if bad is None:
-                    if param in ("n", "name", "pid"):
+                    if param in ("n", "name", "pid", "aid"):
                         continue  # page 2 of the paper exists; file names are per recording; people are no meeting's
                     bad, who, expect = foreign[param], member, REFUSED
                     requests.append((f"{param}:{label} (member)", method, fill(template, world, **{param: bad}),
