@@ -143,6 +143,10 @@ def serve(settings: Settings, *, demo: bool, reuse_port: bool = False) -> int:
             path = settings.data_dir / "demo-terminals.tsv"
             path.write_text("".join(f"{l.kind}\t{l.site}\t{l.url}\n" for l in sites), encoding="utf-8")
             print(f"  all {len(sites)} terminal links: {path.resolve()}", flush=True)
+            # The office's console, signed in with an admin token (12 h), so
+            # the demo can be tried without first making an account.
+            console = f"{settings.base_url}/console?token={hub.tokens.admin_token()}"
+            print(f"\nConsole (the congress office's, as admin): {console}", flush=True)
 
         app.on_startup.append(seed)
     app.on_startup.append(_freeze_startup_objects)

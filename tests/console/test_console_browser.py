@@ -11,6 +11,7 @@ sign-in with a message."""
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import sys
 from pathlib import Path
@@ -450,3 +451,31 @@ async def test_an_admin_adds_an_operator_who_sees_only_their_district(office, br
     finally:
         await admin_ctx.close()
         await operator_ctx.close()
+
+
+async def test_the_big_screen_link_is_made_from_the_meeting_page(office, browser):
+    """大屏幕: the console makes the meeting's display observer once and shows
+    its /screen link; that link opens the projector view of the meeting."""
+    hub = office
+    mid = await hub.meeting("预算审查专题询问")
+    context, page, errors = await open_console(browser, hub)
+    try:
+        await sign_in(page)
+        await page.goto(f"{hub.url}/console#meetings/{mid}", wait_until="domcontentloaded")
+        card = page.locator("[data-card=big-screen]")
+        await card.locator("[data-action=make-screen-link]").click()
+        link = card.locator("[name=screen-link]")
+        await expect(link).to_have_value(re.compile(r"/screen\?token="))
+        screen_url = await link.input_value()
+        # Made once: the page shows the same observer again after a reload.
+        await page.reload(wait_until="domcontentloaded")
+        await expect(page.locator("[data-card=big-screen] [name=screen-link]")).to_have_value(screen_url)
+        meeting = await (await hub.client.get(f"/api/meetings/{mid}", headers=hub.admin_headers())).json()
+        assert [(p["name"], p["role"]) for p in meeting["participants"]] == [("大屏幕", "observer")]
+        screen = await context.new_page()
+        # The link names the hub's configured address; the test server's port differs.
+        await screen.goto(hub.url + screen_url[screen_url.index("/screen?"):], wait_until="domcontentloaded")
+        await expect(screen.locator("#meeting-title")).to_have_text("预算审查专题询问")
+        assert errors == [], errors
+    finally:
+        await context.close()

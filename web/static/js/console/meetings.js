@@ -7,11 +7,13 @@
  * POST …/participants/bulk), open / start / close with a confirmation
  * (POST …/status), each invitation's link with a copy button, its QR code
  * and 重新发放 (…/reissue: the old link stops working), and 打印邀请名单
- * (GET …/invitations.html in a new window).
+ * (GET …/invitations.html in a new window). 大屏幕: the hall's projector
+ * view (/screen) is the join link of an observer named 大屏幕 with /screen in
+ * place of /join; the card makes that observer once and shows its link.
  */
 import { el } from "../dom.js";
 import { listOf } from "./people.js";
-import { copyButton, descendants, field, formatTime, isoFromLocal, linkField, select, svgImage } from "./widgets.js";
+import { copyButton, descendants, field, formatTime, isoFromLocal, linkField, qrImage, select, svgImage } from "./widgets.js";
 
 export const MEETING_KINDS = ["committee", "inquiry", "adhoc"];
 export const ROLES = ["chair", "clerk", "member", "deputy", "respondent", "observer"];
@@ -21,6 +23,10 @@ const STATUS_ACTIONS = [
   ["closed", "status_close_action", "confirm_close"],
 ];
 const STATUS_ORDER = ["scheduled", "open", "started", "closed"];
+// The observer whose link, with /screen, is the hall's big screen (the name
+// is the same in every language: it is how the card finds it again).
+const SCREEN_ROLE = "observer";
+const SCREEN_NAME = "大屏幕";
 const PICK_LIMIT = 200;
 
 function toLocalInput(iso) {
@@ -194,8 +200,55 @@ export class Meetings {
         el("div", { class: "row" }, ...statusButtons),
         m.status === "closed" ? null : this.editForm()),
       this.participantsCard(),
+      m.status === "closed" ? null : this.screenCard(),
       this.addFromDirectoryCard(),
       this.addOneCard());
+  }
+
+  /** 大屏幕: the display link for the hall's projector, made on first use. */
+  screenCard() {
+    const { t } = this.ctx;
+    const display = (this.meeting.participants || []).find((p) => p.role === SCREEN_ROLE && p.name === SCREEN_NAME);
+    const joinUrl = display ? this.invitations.get(display.id)?.join_url : "";
+    const card = el("section", { class: "card", "data-card": "big-screen" },
+      el("h3", { "data-t": "screen_title", text: t("screen_title") }),
+      el("p", { class: "hint", "data-t": "screen_hint", text: t("screen_hint") }));
+    if (!joinUrl) {
+      card.append(el("button", {
+        type: "button", class: "button primary", "data-action": "make-screen-link", text: t("screen_make"),
+        onclick: () => this.makeScreenLink(),
+      }));
+      return card;
+    }
+    const screenUrl = screenLink(joinUrl);
+    const qrSlot = el("div", { class: "qr-slot" });
+    card.append(
+      linkField(screenUrl, { name: "screen-link" }),
+      el("div", { class: "row" },
+        copyButton(t, () => screenUrl),
+        el("a", { class: "button", href: screenUrl, target: "_blank", rel: "noopener", "data-action": "open-screen", text: t("screen_open") }),
+        el("button", {
+          type: "button", class: "button small", "data-action": "screen-qr", text: t("show_qr"),
+          onclick: async () => {
+            if (qrSlot.firstChild) return qrSlot.replaceChildren();
+            try {
+              qrSlot.replaceChildren(await qrImage(this.ctx.api, screenUrl, t("screen_title")));
+            } catch (error) {
+              qrSlot.replaceChildren(el("p", { class: "form-error", text: t("qr_failed", { reason: this.ctx.plain(error) }) }));
+            }
+          },
+        })),
+      qrSlot);
+    return card;
+  }
+
+  async makeScreenLink() {
+    try {
+      await this.ctx.api.post(`/api/meetings/${encodeURIComponent(this.meeting.id)}/participants`, { name: SCREEN_NAME, role: SCREEN_ROLE });
+      await this.refresh();
+    } catch (error) {
+      this.ctx.fail(error);
+    }
   }
 
   /** 修改会议信息: title, kind and times (PATCH); a closed meeting is not changed. */
@@ -484,6 +537,13 @@ export class Meetings {
     });
     return el("details", { class: "card" }, el("summary", { text: t("add_one_title") }), el("p", { class: "hint", text: t("add_one_hint") }), form);
   }
+}
+
+/** A join link's /screen twin: the same token, the projector's page. */
+function screenLink(joinUrl) {
+  const url = new URL(joinUrl, window.location.href);
+  url.pathname = url.pathname.replace(/\/join$/, "/screen");
+  return url.toString();
 }
 
 function countOf(answer, ...keys) {
