@@ -2,6 +2,7 @@
 one Redis): each starts its fake camera, and each page shows and decodes the
 other's video, piped between the processes."""
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import SECRET
 from tests.helpers import ServeProcess
@@ -65,11 +66,17 @@ async def test_two_browsers_on_two_processes_see_each_other(tmp_path, pg_url, re
         # Both directions: A (process a) decodes B's camera, B (process b) decodes A's.
         await decodes(pages[0], member["id"])
         await decodes(pages[1], chair["id"])
+        # The far microphone may be piped in a moment after the camera (its own
+        # offer): wait for both consumers rather than read them once.
         for page, other in ((pages[0], member["id"]), (pages[1], chair["id"])):
-            kinds = await page.evaluate(
-                "(p) => [...window.plenaryMedia.consumers.values()].filter(c => c.participant_id === p)"
-                ".map(c => c.kind).sort()", other)
-            assert kinds == ["audio", "video"], kinds
+            kinds_of = ("(p) => [...window.plenaryMedia.consumers.values()].filter(c => c.participant_id === p)"
+                        ".map(c => c.kind).sort().join()")
+            try:
+                await page.wait_for_function(f"(p) => ({kinds_of})(p) === 'audio,video'", arg=other, timeout=20000)
+            except PlaywrightTimeout:
+                pass  # the assertion below says what was there
+            kinds = await page.evaluate(kinds_of, other)
+            assert kinds == "audio,video", kinds
     finally:
         for ctx in contexts:
             await ctx.close()
