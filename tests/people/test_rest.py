@@ -164,7 +164,7 @@ async def test_files_that_are_not_spreadsheets_are_refused(hub):
 
 async def test_search_by_name_phone_code_site_group_and_kind(hub):
     sites = await import_city(hub)
-    people = await import_people(hub)
+    await import_people(hub)
 
     async def names(query: str) -> list[str]:
         status, body = await get(hub, f"/api/people?{query}")

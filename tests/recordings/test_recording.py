@@ -8,9 +8,7 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import EventClient, wait_until
+from tests.helpers import wait_until
 from tests.recordings.kit import play, publish, sync_errors
 
 RECORD_S = 10.0
@@ -138,7 +136,8 @@ async def test_a_publisher_who_reconnects_gives_a_second_segment(sqlite_hub, cli
         assert (await again.call("recording:stop"))["ok"]
     finally:
         await pc.close()
-    media = sorted(media_files(await recording_view(sqlite_hub, rid)), key=lambda f: f["segment"])
+    view = await recording_view(sqlite_hub, rid)
+    media = sorted(media_files(view), key=lambda f: f["segment"])
     assert [f["segment"] for f in media] == [1, 2], view
     assert media[1]["offset_s"] > media[0]["offset_s"] + 2.5
     for entry in media:
