@@ -12,7 +12,6 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.helpers import wait_until
 from tests.recordings.kit import publish
 
 pytestmark = pytest.mark.browser
