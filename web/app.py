@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -82,11 +83,12 @@ def create_app(settings: Settings) -> web.Application:
     for table in discover_routes():
         app.router.add_routes(table)
     app.router.add_get("/client/features", client_features)
-    app.router.add_get("/", index_page)
-    app.router.add_get("/join", index_page)
-    app.router.add_get("/terminal", terminal_page)
-    app.router.add_get("/screen", screen_page)
-    app.router.add_get("/console", console_page)
+    meeting_page = page("index.html", "The meeting client (a participant's join link).")
+    app.router.add_get("/", meeting_page)
+    app.router.add_get("/join", meeting_page)
+    app.router.add_get("/terminal", page("terminal.html", "A site's terminal (POST /api/sites/{sid}/terminal's join_url)."))
+    app.router.add_get("/screen", page("screen.html", "A hall's big screen (an observer's link, /screen for /join)."))
+    app.router.add_get("/console", page("console.html", "The congress office's console."))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC, append_version=False)
 
@@ -116,37 +118,18 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
-async def index_page(request: web.Request) -> web.StreamResponse:
-    response = web.FileResponse(STATIC / "index.html")
-    # The join link's token must not leak through Referer to anything the page loads.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def page(name: str, what: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A page of the browser client. Its link may carry a token once
+    (`?token=`): never sent on in a Referer, never cached."""
 
+    async def serve(request: web.Request) -> web.StreamResponse:
+        response = web.FileResponse(STATIC / name)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
-async def terminal_page(request: web.Request) -> web.StreamResponse:
-    """A site's terminal (the join_url of POST /api/sites/{sid}/terminal)."""
-    response = web.FileResponse(STATIC / "terminal.html")
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-async def console_page(request: web.Request) -> web.StreamResponse:
-    """The congress office's console (sign-in, sites, people, meetings, accounts)."""
-    response = web.FileResponse(STATIC / "console.html")
-    # An admin token may come once as ?token=: never in a Referer, never cached.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-async def screen_page(request: web.Request) -> web.StreamResponse:
-    """A hall's big screen (the display link: an observer's token, /screen instead of /join)."""
-    response = web.FileResponse(STATIC / "screen.html")
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    serve.__doc__ = what
+    return serve
 
 
 async def client_features(request: web.Request) -> web.Response:
