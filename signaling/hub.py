@@ -294,6 +294,18 @@ class Hub:
             for starter in feature.starters:
                 await starter(self)
 
+    async def meeting_closed(self, meeting_id: str, closed_by: str | None) -> None:
+        """The meeting was closed (its `meeting:status` is out): each feature
+        finishes what the meeting left running, then its recording stops, so
+        the files and the timeline end with the last event."""
+        for feature in self.features:
+            for hook in feature.close_hooks:
+                try:
+                    await hook(self, meeting_id, closed_by)
+                except Exception:
+                    log.exception("close hook %s failed for meeting %s", hook.__qualname__, meeting_id)
+        await self.recordings.stop_if_recording(meeting_id, closed_by)
+
     # -- presence heartbeat -----------------------------------------------------
 
     def presence_stale(self) -> None:

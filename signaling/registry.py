@@ -57,6 +57,8 @@ Handler = Callable[[Any, Caller, Any], Awaitable[dict | None]]
 StateSection = Callable[[Any, Caller, AsyncSession], Awaitable[Any]]
 Starter = Callable[[Any], Awaitable[None]]
 Hook = Callable[[Any, Caller], Awaitable[None]]
+# (hub, meeting id, the id of who closed it)
+CloseHook = Callable[[Any, str, str | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Events:
         self.starters: list[Starter] = []
         self.leave_hooks: list[Hook] = []
         self.lost_hooks: list[Hook] = []
+        self.close_hooks: list[CloseHook] = []
 
     def on(self, name: str, model: type[BaseModel] = Empty, roles: Iterable[Role] | None = None):
         """Declare a client→server event; `roles` refuses others with `forbidden`."""
@@ -109,6 +112,14 @@ class Events:
         already gone.  Only for hub-wide state kept in the database (a raised
         hand): the caller's media, say, lived and died in the other process."""
         self.lost_hooks.append(fn)
+        return fn
+
+    def on_close(self, fn: CloseHook) -> CloseHook:
+        """Run once when the meeting closes, after `meeting:status` went out
+        and before its connections are let go: finish what the meeting left
+        running (an open vote gets its result, an open inquiry topic is
+        closed), so that every site sees the end and the record is whole."""
+        self.close_hooks.append(fn)
         return fn
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sessions import events as event_log, presence
 from sessions.db import Database
 from sessions.errors import Closed, Forbidden, Invalid, NotFound
+from sessions.meetings.lifecycle import MeetingStatus
 from sessions.events import LoggedEvent
 from sessions.models import Meeting, Participant, new_id, utcnow
 from voting import audit, rules, secrecy
@@ -365,9 +366,14 @@ async def vacuum_ballots(db: Database) -> None:
 
 
 async def due_votes(session: AsyncSession, now: datetime | None = None) -> list[tuple[str, str]]:
-    """(vote_id, meeting_id) of open votes whose closes_at has passed."""
+    """(vote_id, meeting_id) of open votes whose closes_at has passed, or
+    whose meeting was closed: a closed meeting leaves no vote without its
+    result, even when the process that closed it died before it could close
+    the vote itself."""
     rows = await session.execute(
-        select(Vote.id, Vote.meeting_id).where(Vote.status == OPEN, Vote.closes_at <= (now or utcnow()))
+        select(Vote.id, Vote.meeting_id)
+        .join(Meeting, Meeting.id == Vote.meeting_id)
+        .where(Vote.status == OPEN, or_(Vote.closes_at <= (now or utcnow()), Meeting.status == MeetingStatus.CLOSED))
     )
     return [(r[0], r[1]) for r in rows.all()]
 

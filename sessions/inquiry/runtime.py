@@ -34,7 +34,7 @@ class InquiryRuntime:
         # from the database, so a restarted process picks them up on its first tick.
         self.host.every(CHECK_INTERVAL_S, self.clock.tick, "inquiry-clock")
 
-    async def run(self, meeting_id: str, command: Command, actor_id: str) -> LoggedEvent | None:
+    async def run(self, meeting_id: str, command: Command, actor_id: str | None) -> LoggedEvent | None:
         """Carry out one command; None when it changed nothing."""
         logged, state = await self.service.execute(meeting_id, command, actor_id)
         if logged is not None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union
 from pydantic import Field, RootModel
 
 from sessions import presence
+from sessions.errors import StateError
 from sessions.inquiry import machine as m
 from sessions.inquiry.runtime import state_body
 from sessions.roles import OPERATORS, Role
@@ -177,3 +178,16 @@ async def lower_hand_on_leave(hub: "Hub", caller: Caller) -> None:
     state = await hub.inquiry.current(caller.meeting_id)
     if caller.participant_id in state.queue:
         await run(hub, caller.meeting_id, m.Hand(caller.participant_id, False), caller.participant_id)
+
+
+@events.on_close
+async def close_topic_with_meeting(hub: "Hub", meeting_id: str, closed_by: str | None) -> None:
+    # The running turn ends with the topic, so no timer outlives the meeting
+    # and the minutes end where the meeting did.
+    state = await hub.inquiry.current(meeting_id)
+    if state.topic is None:
+        return
+    try:
+        await hub.inquiry.run(meeting_id, m.CloseTopic(), closed_by)
+    except StateError:
+        pass  # the chair closed it in the same moment

@@ -208,6 +208,16 @@ async def close_due_votes(hub: "Hub") -> None:
         await close_and_announce(hub, vote_id, meeting_id, None)
 
 
+@events.on_close
+async def close_open_votes(hub: "Hub", meeting_id: str, closed_by: str | None) -> None:
+    # At once, so the result reaches the sites before they are let go; the
+    # auto-close sweep (due_votes) catches any this misses.
+    async with hub.db.read() as session:
+        open_now = [v.id for v in await service.open_votes_of(session, meeting_id)]
+    for vote_id in open_now:
+        await close_and_announce(hub, vote_id, meeting_id, closed_by)
+
+
 @events.on_start
 async def start_auto_close(hub: "Hub") -> None:
     # Every process checks; the conditional close lets exactly one win.

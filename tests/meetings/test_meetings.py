@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sessions.meetings.invitations import LINK_GRACE, MEETING_CLOSED
-from sessions.models import Meeting, utcnow
+from sessions.identity import ADMIN_SUB
+from sessions.models import Meeting, MeetingEvent, utcnow
 from tests.accounts.kit import call, make_account, session_token
 from tests.core.test_rest import error_of
 from tests.helpers import connect_error, wait_until
+from voting.models import Vote
+
+
+async def logged_types(session, meeting_id: str) -> list[str]:
+    rows = await session.scalars(select(MeetingEvent.type).where(MeetingEvent.meeting_id == meeting_id)
+                                 .order_by(MeetingEvent.seq))
+    return list(rows)
 
 
 async def create(hub, **body) -> dict:
@@ -175,3 +183,69 @@ async def test_only_staff_and_operators_only_their_own(hub):
         assert status == 403 and answer["error"]["code"] == "forbidden", (path, answer)
     resp = await hub.client.get("/api/meetings", headers=hub.admin_headers())
     assert {m["id"] for m in await resp.json()} == {mid, own["id"]}
+
+
+async def test_closing_finishes_open_votes_and_the_inquiry_before_letting_sites_go(hub, clients):
+    """A vote still open and a turn still running when the office closes the
+    meeting: every site gets the vote's result and the closed topic, and only
+    then loses its connection; nothing is left running in the record."""
+    mid = (await create(hub, title="专题询问", kind="inquiry"))["id"]
+    env = await hub.site("生态环境局", "department")
+    people = {
+        "chair": await hub.participant(mid, "主任", "chair"),
+        "m1": await hub.participant(mid, "委员甲", "member"),
+        "m2": await hub.participant(mid, "委员乙", "member"),
+        "r1": await hub.participant(mid, "环境局长", "respondent", env["id"]),
+    }
+    conns = {key: await hub.connect(p["token"]) for key, p in people.items()}
+    clients.extend(conns.values())
+    chair, m1, m2 = conns["chair"], conns["m1"], conns["m2"]
+
+    opened = await chair.call("vote:open", {"subject": "对环境局的满意度测评", "secret": True})
+    assert opened["ok"], opened
+    vid = opened["vote_id"]
+    assert (await m1.call("vote:cast", {"vote_id": vid, "choice": "基本满意"}))["ok"]
+    topic = await chair.call("inquiry:command", {"action": "open_topic", "title": "大气污染防治",
+                                                "respondents": [people["r1"]["id"]]})
+    granted = await chair.call("inquiry:command", {"action": "grant", "participant": people["m1"]["id"]})
+    assert topic["ok"] and granted["ok"], (topic, granted)
+
+    resp = await hub.client.post(f"/api/meetings/{mid}/status", headers=hub.admin_headers(), json={"status": "closed"})
+    assert resp.status == 200, await resp.text()
+    status = await m2.wait_for("meeting:status", lambda d: d["status"] == "closed")
+    result = await m2.wait_for("vote:result", lambda d: d["vote_id"] == vid)
+    assert result["cast"] == 1 and result["counts"]["基本满意"] == 1 and result["eligible"] == 2
+    assert result["seq"] > status["seq"]
+    ended = await m2.wait_for("inquiry:state", lambda s: s["seq"] > granted["seq"])
+    assert (ended["topic"], ended["stage"], ended["timer"], ended["speaker"]) == (None, "idle", None, None)
+    await wait_until(lambda: not any(c.sio.connected for c in conns.values()), timeout=10)
+
+    # The record: the vote closed by whoever closed the meeting; its result
+    # and the closed topic logged once each, after the status.
+    async with hub.hub.db.read() as session:
+        vote = await session.get(Vote, vid)
+        types = await logged_types(session, mid)
+    assert (vote.status, vote.closed_by, vote.cast) == ("closed", ADMIN_SUB, 1)
+    closing = types[types.index("meeting:status", types.index("vote:opened")):]
+    closing = [t for t in closing if t != "roster"]
+    assert closing[0] == "meeting:status" and sorted(closing[1:]) == ["inquiry:topic_closed", "vote:result"]
+
+
+async def test_a_vote_of_a_meeting_closed_elsewhere_is_closed_by_the_sweep(hub, clients):
+    """The process that closed the meeting died before it could close the
+    vote: any process's auto-close sweep finds the open vote of a closed
+    meeting and closes it, exactly once."""
+    mid = (await create(hub, title="委员会会议"))["id"]
+    chair = await hub.participant(mid, "主任", "chair")
+    member = await hub.participant(mid, "委员甲", "member")
+    cc, mc = await hub.connect(chair["token"]), await hub.connect(member["token"])
+    clients.extend([cc, mc])
+    opened = await cc.call("vote:open", {"subject": "测评", "secret": False})
+    assert opened["ok"], opened
+    assert (await mc.call("vote:cast", {"vote_id": opened["vote_id"], "choice": "满意"}))["ok"]
+    async with hub.hub.db.transaction() as tx:  # as the dead process left it: closed, vote still open
+        await tx.execute(update(Meeting).where(Meeting.id == mid).values(status="closed", closed_at=utcnow()))
+    result = await mc.wait_for("vote:result", lambda d: d["vote_id"] == opened["vote_id"], timeout=5)
+    assert result["cast"] == 1 and result["counts"]["满意"] == 1
+    async with hub.hub.db.read() as session:
+        assert (await logged_types(session, mid)).count("vote:result") == 1

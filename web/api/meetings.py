@@ -117,9 +117,9 @@ async def move_status(request: web.Request) -> web.Response:
         answer = directory.meeting_dict(moved.meeting)
     await hub.publish(moved.logged)
     if body.status is MeetingStatus.CLOSED:
-        # A closed meeting is not recorded on: its files are finalized and its
-        # timeline written while the last events are still in the log.
-        await hub.recordings.stop_if_recording(mid, identity.sub)
+        # Open votes get their results and an open topic closes while the
+        # sites are still connected to see it; the recording ends after them.
+        await hub.meeting_closed(mid, identity.sub)
         # After `meeting:status`, so every client learns why it was let go.
         await _disconnect(hub, mid)
         # A connect admitted in the very moment of the close (it read the
