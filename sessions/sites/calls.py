@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import directory
 from sessions.errors import Closed, Forbidden, NotFound
+from sessions.meetings.lifecycle import MeetingKind
 from sessions.models import Site, utcnow
 from sessions.roles import Role, SiteKind
 from sessions.sites.models import Call, CallSite
@@ -130,6 +131,7 @@ async def start(
         )
     title = title or f"{caller.name} 呼叫"
     meeting = await directory.create_meeting(session, title, None)
+    meeting.kind = MeetingKind.ADHOC  # the console lists a call as 临时会议, not a committee's meeting
     chair = await directory.add_participant(session, meeting.id, caller.name, Role.CHAIR, caller.id)
     now = utcnow()
     expires_at = now + timedelta(seconds=ring_s)

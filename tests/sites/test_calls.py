@@ -80,6 +80,7 @@ async def test_ring_then_accept_puts_the_station_in_the_meeting(city_hub, client
     assert (me["role"], me["name"], me["site"]["id"]) == ("deputy", "和平联络站", ids["S1"])
     sync = await chair.call("state:sync")
     assert sync["me"]["role"] == "chair" and sync["meeting"]["id"] == ack["meeting_id"]
+    assert sync["meeting"]["kind"] == "adhoc"  # the console lists a call as 临时会议
     # A township is not a station: it joins as member.
     township = await t["T"].call("call:accept", {"call_id": call_id})
     assert township["ok"] and township["role"] == "member", township
