@@ -52,6 +52,10 @@ async def test_a_page_comes_back_from_a_5_s_drop_with_its_media(sqlite_hub, brow
         # Its tracks are gone from the office's page: what comes back is new media, not the old flow.
         await expect(pages["office"].locator(f".vg-tile[data-participant='{station['id']}']")).to_have_count(
             0, timeout=20_000)
+        # ...and from its map of consumers (each offer lists the live ones).
+        await pages["office"].wait_for_function(
+            "(p) => ![...window.plenaryMedia.consumers.values()].some(c => c.participant_id === p)",
+            arg=station["id"], timeout=20_000)
         remaining = DROP_S - (time.monotonic() - dropped_at)
         if remaining > 0:
             await pages["station"].wait_for_timeout(remaining * 1000)  # the drop's length is the scenario, not a wait for an event

@@ -205,7 +205,8 @@ class VideoGrid {
 
   async applyOffer({ sdp, consumers }) {
     mark("offer");
-    for (const c of consumers || []) this.consumers.set(c.mid, c);
+    // Each offer lists every consumer this connection has: a released m-line drops out.
+    this.consumers = new Map((consumers || []).map((c) => [c.mid, c]));
     await this.recv.setRemoteDescription({ type: "offer", sdp });
     mark("remote-set");
     await this.recv.setLocalDescription(await this.recv.createAnswer());
