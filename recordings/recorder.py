@@ -30,7 +30,7 @@ from media.producer import Producer
 from media.service import MediaService
 from recordings import service
 from recordings.container import MediaFile, Sample, WriteError, extension_for
-from recordings.segment import Segment
+from recordings.segment import MAX_PENDING_BYTES, Segment
 from sessions.host import Host
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class OpenFile:
     last_progress: float = field(default_factory=time.monotonic)
     failed: bool = False
     error: str = ""
+    dropped: int = 0  # frames left out while the disk is behind (0: it keeps up)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Recorder:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recorder")
         self._closed = False
         self._polls = 0
+        self.max_pending_bytes = MAX_PENDING_BYTES  # per segment (see recordings/segment.py)
 
     def start(self) -> None:
         self.host.every(POLL_S, self.poll, "recording-poll")
@@ -132,7 +134,7 @@ class Recorder:
                     await self._close_file(active, key)
             for key, producers in wanted.items():
                 if key not in active.files:
-                    segment = Segment(key, producers)
+                    segment = Segment(key, producers, max_pending_bytes=self.max_pending_bytes)
                     segment.attach()
                     active.files[key] = OpenFile(name="", segment=segment)
 
@@ -161,11 +163,25 @@ class Recorder:
                 return
         segment.request_keyframes(only_after_loss=True)
         samples = segment.take_pending()
+        self._note_drops(open_file, segment.take_dropped())
         if samples:
             await self._run(open_file, open_file.file.write, samples)
         if not open_file.failed and now - open_file.last_progress >= PROGRESS_S:
             open_file.last_progress = now
             await self._save_progress(active, open_file)
+
+    @staticmethod
+    def _note_drops(open_file: OpenFile, dropped: int) -> None:
+        """One line when the disk falls behind and one when it has caught up,
+        however long it stays behind."""
+        if dropped and not open_file.dropped:
+            log.warning("recording file %s: the disk is %.1f MB behind; frames are left out until it catches up",
+                        open_file.name, open_file.segment.max_pending_bytes / 2**20)
+        open_file.dropped += dropped
+        if not dropped and open_file.dropped:
+            log.warning("recording file %s: the disk caught up; %d frames were left out",
+                        open_file.name, open_file.dropped)
+            open_file.dropped = 0
 
     async def _open_file(self, active: Active, open_file: OpenFile) -> None:
         segment = open_file.segment

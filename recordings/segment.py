@@ -11,7 +11,11 @@ placed by when its packets arrived.
 
 Afterwards frames are stamped in milliseconds from the segment's start (its
 first keyframe) and queued; the recorder's flush writes the queue to the
-file in its executor.
+file in its executor. The queue is bounded (`MAX_PENDING_BYTES`): when the
+disk falls that far behind, frames are dropped rather than held, and once
+the writer has taken the backlog, audio resumes at once and video at its
+next keyframe (asked for), so the file has a gap, never a broken frame, and
+a stalled disk cannot take the hub's memory.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from recordings.rtp import Frame, FrameAssembler
 HOLD_S = 2.5
 # Without any keyframe by then, the segment gives up waiting (audio only).
 KEYFRAME_WAIT_S = 8.0
+# About 3 minutes of a 1.2 Mbit/s camera and microphone waiting for the disk.
+MAX_PENDING_BYTES = 32 * 1024 * 1024
 NTP_EPOCH_OFFSET = 2208988800
 
 
@@ -43,12 +49,15 @@ class TrackState:
     assembler: FrameAssembler
     held: list[Frame] = field(default_factory=list)
     index: int = -1  # in the file's tracks, once open
+    resume_on_keyframe: bool = False  # video frames were dropped: wait for the next keyframe
     anchor_ts: int = 0  # extended RTP ts ...
     anchor_time: float = 0.0  # ... at this time on the segment's clock (monotonic seconds)
 
 
 class Segment:
-    def __init__(self, key: tuple[str, str], producers: list[Producer]) -> None:
+    def __init__(
+        self, key: tuple[str, str], producers: list[Producer], *, max_pending_bytes: int = MAX_PENDING_BYTES
+    ) -> None:
         self.key = key
         self.participant_id = key[0]
         self.producer_ids = frozenset(p.id for p in producers)
@@ -62,6 +71,9 @@ class Segment:
         self.zero = 0.0  # the segment's time 0, monotonic seconds
         self.zero_wall = 0.0  # the same instant on the server's wall clock
         self.pending: list[Sample] = []
+        self.pending_bytes = 0
+        self.max_pending_bytes = max_pending_bytes
+        self.dropped = 0  # frames dropped because the writer fell behind, since the last take_dropped()
         self.closing = False
         self._untaps: list[Callable[[], None]] = []
 
@@ -85,7 +97,7 @@ class Segment:
                 continue
             if not only_after_loss:
                 track.producer.request_keyframe(force=True)
-            elif track.assembler.needs_keyframe and track.assembler.gaps:
+            elif (track.assembler.needs_keyframe and track.assembler.gaps) or track.resume_on_keyframe:
                 track.producer.request_keyframe()  # at most one a second
 
     def _tap_for(self, track: TrackState) -> Callable[[Producer, bytes], None]:
@@ -189,10 +201,25 @@ class Segment:
             pts = round((self._time(track, frame.timestamp) - self.zero) * 1000)
             if pts < 0:
                 continue  # from before the first keyframe
+            if self.pending_bytes >= self.max_pending_bytes:
+                self.dropped += 1  # the disk is this far behind: a gap, not more memory
+                track.resume_on_keyframe = track.producer.kind == "video"
+                continue
+            if track.resume_on_keyframe:
+                if not frame.keyframe:
+                    self.dropped += 1
+                    continue
+                track.resume_on_keyframe = False
             self.pending.append(Sample(track.index, pts, frame.data, frame.keyframe))
+            self.pending_bytes += len(frame.data)
+
+    def take_dropped(self) -> int:
+        dropped, self.dropped = self.dropped, 0
+        return dropped
 
     def take_pending(self) -> list[Sample]:
         samples, self.pending = self.pending, []
+        self.pending_bytes = 0
         # Interleaved by time, as the muxer likes them.
         samples.sort(key=lambda s: s.pts_ms)
         return samples

@@ -5,6 +5,7 @@ kit.py); the files are opened and decoded with PyAV as a player would."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -238,6 +239,54 @@ async def test_packets_lost_on_the_way_in_are_gaps_never_a_corrupt_file(sqlite_h
     # Fewer frames than were sent, but what is there plays.
     assert 30 < playback.video_frames < 30 * 6 * 0.97, playback
     assert playback.audio_samples > 48000 * 5
+
+
+async def test_a_stalled_disk_leaves_a_gap_not_a_growing_queue(sqlite_hub, clients, caplog):
+    """The writer threads stop (a disk that stalls): frames waiting for them
+    stay under the bound and the rest are left out; when the disk is back the
+    file goes on from a keyframe, and what was written plays."""
+    recorder = sqlite_hub.hub.recordings.recorder
+    recorder.max_pending_bytes = 12_000  # a few seconds of the test camera, not 32 MB
+    mid, _chair, c, pc = await publishing_chair(sqlite_hub, clients)
+    gate = threading.Event()
+    try:
+        (video,) = [p for p in sqlite_hub.hub.media.local_producers(mid) if p.kind == "video"]
+        rid = (await c.call("recording:start"))["recording_id"]
+        (active,) = recorder._active.values()
+        await wait_until(lambda: any(f.file is not None for f in active.files.values()), timeout=15)
+        (open_file,) = active.files.values()
+        segment = open_file.segment
+        # Both writer threads busy with a write that does not return, as on a stalled disk.
+        stalls = [recorder._pool.submit(gate.wait, 60) for _ in range(2)]
+        held = []
+
+        def dropping() -> bool:
+            held.append(segment.pending_bytes)
+            return segment.dropped > 160  # two seconds of video (30/s) and audio (50/s) left out
+        await wait_until(dropping, timeout=30)
+        plis = video.plis_sent
+        gate.set()
+        for stall in stalls:
+            await asyncio.wrap_future(stall)
+        await wait_until(lambda: open_file.dropped == 0 and "caught up" in caplog.text, timeout=15)
+        assert video.plis_sent > plis  # video resumes from a keyframe it asked for
+        written = open_file.file.duration_s
+        await wait_until(lambda: open_file.file.duration_s > written + 2, timeout=15)
+        assert (await c.call("recording:stop"))["ok"]
+    finally:
+        gate.set()
+        await pc.close()
+    # The queue never held more than its bound and one frame.
+    assert max(held) <= 12_000 + 20_000, max(held)
+    assert "the disk is 0.0 MB behind" in caplog.text
+    (entry,) = media_files(await recording_view(sqlite_hub, rid))
+    assert entry["state"] == "complete"
+    playback = await play_file(sqlite_hub, rid, entry["name"])
+    assert playback.first_video_keyframe
+    # The gap of about two seconds: fewer frames and samples than the file's
+    # span holds (30 fps, 48 kHz), and what is there decodes.
+    assert 60 < playback.video_frames < 30 * (playback.video_duration_s - 1.5), playback
+    assert playback.audio_samples < 48000 * (playback.video_duration_s - 1.5), playback
 
 
 async def test_closing_the_meeting_stops_its_recording(sqlite_hub, clients):
