@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 
 
 def _asyncio_tasks() -> int:
@@ -19,6 +19,9 @@ def _asyncio_tasks() -> int:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_resident_memory_bytes, process_open_fds, CPU seconds: what
+        # shows a hub that runs all day keeping flat (read from /proc).
+        ProcessCollector(registry=self.registry)
         self.connected_clients = Gauge(
             "plenary_connected_clients", "Socket.IO clients connected to this process", registry=self.registry
         )

@@ -102,6 +102,10 @@ async def test_health_and_metrics(sqlite_hub, clients):
     assert "plenary_connected_clients 1.0" in text
     assert 'plenary_events_total{event="state:sync",outcome="ok"} 1.0' in text
     assert "plenary_live_meetings" in text
+    # The process's own figures, so an all-day hub's memory can be watched.
+    rss = next(line for line in text.splitlines() if line.startswith("process_resident_memory_bytes "))
+    assert float(rss.split()[1]) > 10 * 2**20
+    assert any(line.startswith("process_open_fds ") for line in text.splitlines())
 
 
 @pytest.mark.parametrize("path", ["/", "/join"])
