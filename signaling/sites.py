@@ -42,7 +42,7 @@ from pydantic import Field, field_validator
 
 from sessions.accounts.service import check_session
 from sessions.errors import Forbidden, HubError, Unauthorized, unavailable_from
-from sessions.identity import TerminalIdentity
+from sessions.identity import Identity, TerminalIdentity
 from sessions.roles import Role
 from sessions.sites import calls, terminals
 from sessions.text import Id, Line
@@ -82,6 +82,9 @@ class SiteCaller:
     name: str
     kind: str | None
     generation: int = 0
+    # An admin watching through a staff session: the sweep lets the
+    # connection go when that session is signed out or expires.
+    session: Identity | None = None
 
     @property
     def participant_id(self) -> str:  # what the dispatcher's log lines name
@@ -247,7 +250,7 @@ class SitesNamespace(MeetingNamespace):
                 if identity.session_id is not None:  # an admin's session: its row must still count
                     async with self.hub.db.read() as session:
                         await check_session(session, identity)
-                caller = SiteCaller(sid, None, "admin", None)
+                caller = SiteCaller(sid, None, "admin", None, session=identity if identity.session_id else None)
             elif identity.is_operator:
                 # The directory is the whole city's; an operator's console reads its part over REST.
                 raise Unauthorized("an operator's session does not open /sites; use GET /api/sites")
@@ -343,4 +346,23 @@ class SitesNamespace(MeetingNamespace):
         if missing or stale:
             async with self.hub.db.transaction() as tx:
                 await terminals.restore_node(tx, self.hub.node_id, missing, stale)  # type: ignore[arg-type]
+        await self._let_ended_sessions_go()
         await announce(self.hub)
+
+    async def _let_ended_sessions_go(self) -> None:
+        """An admin who signed out (on any process), whose session expired or
+        whose account was removed stops watching: the directory is not theirs
+        to see any more."""
+        watchers = {sid: c.session for sid, c in self._callers.items()
+                    if isinstance(c, SiteCaller) and c.session is not None}
+        if not watchers:
+            return
+        ended = []
+        async with self.hub.db.read() as session:
+            for sid, identity in watchers.items():
+                try:
+                    await check_session(session, identity)
+                except Unauthorized:
+                    ended.append(sid)
+        for sid in ended:
+            await self.server.disconnect(sid, namespace=self.namespace, ignore_queue=True)

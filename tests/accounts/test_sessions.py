@@ -185,11 +185,17 @@ async def test_signing_out_stops_the_token_on_every_process(hub, aiohttp_client,
     headers = {"Authorization": f"Bearer {token}"}
     resp = await other.get("/api/sites", headers=headers)
     assert resp.status == 200
-    watcher = await SitesClient(hub.url, token).connect()
-    clients.append(watcher)
-    await watcher.directory()
+    # The console's live directory, on this process and the other, and one of the other session.
+    watchers = [await SitesClient(url, token).connect() for url in (hub.url, str(other.make_url("")).rstrip("/"))]
+    staying = await SitesClient(hub.url, kept).connect()
+    clients.extend([*watchers, staying])
+    for watcher in (*watchers, staying):
+        await watcher.directory()
 
     assert await call(hub, "DELETE", "/api/session", token) == (200, {"ok": True})
+    # Its open connections go too, on every process (each one's sweep reads the session).
+    for watcher in watchers:
+        await watcher.wait_disconnected()
     status, body = await call(hub, "GET", "/api/sites", token)
     assert status == 401 and "signed out" in body["error"]["message"], body
     resp = await other.get("/api/sites", headers=headers)
@@ -198,6 +204,7 @@ async def test_signing_out_stops_the_token_on_every_process(hub, aiohttp_client,
     assert (await call(hub, "DELETE", "/api/session", token))[0] == 401
     # Another session of the same account is its own.
     assert (await call(hub, "GET", "/api/sites", kept))[0] == 200
+    assert staying.sio.connected and not staying.disconnects
     # Tokens that are not a session's have nothing to sign out.
     status, body = await call(hub, "DELETE", "/api/session", hub.tokens.admin_token())
     assert status == 400 and body["error"]["code"] == "invalid"
