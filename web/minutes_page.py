@@ -1,7 +1,9 @@
 """The minutes as a printable zh-CN page (served by web/api/inquiry.py as
 `GET /api/meetings/{mid}/minutes.html`).
 
-The same record as `GET /api/meetings/{mid}/minutes`, laid out for A4 paper: the meeting's title and date, each
+The same record as `GET /api/meetings/{mid}/minutes`, laid out for A4 paper: the meeting's title and date,
+attendance (出席情况: expected, present and absent members, a table of the
+members with their first entry and time online, the absent by name), each
 topic with its respondents, the reports, each question and answer with the
 speaker, their department or station, start time, length (mm:ss) and the
 recording offset (hh:mm:ss) where there is one, then every vote with its
@@ -17,6 +19,7 @@ from datetime import datetime, timezone, tzinfo
 from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sessions.attendance import EXPECTED_ROLES
 from sessions.errors import Invalid
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -63,6 +66,21 @@ LABELS = {
     "secret": "无记名",
     "named": "记名",
     "invalid_vote": "投票人数未过半，结果无效",
+    "attendance": "出席情况",
+    "attendance_counts": "应到 {expected} 人，实到 {present} 人，缺席 {absent} 人",
+    "name": "姓名",
+    "role": "身份",
+    "first_joined_at": "首次进入",
+    "online_time": "在线时长",
+    "joins": "进入次数",
+    "absent_members": "缺席",
+    "no_absent": "无缺席。",
+    "role:chair": "主持人",
+    "role:member": "委员",
+    "role:deputy": "代表",
+    "role:clerk": "工作人员",
+    "role:respondent": "答询部门",
+    "role:observer": "列席",
     "none": "—",
 }
 
@@ -116,6 +134,16 @@ def hh_mm_ss(seconds: float | None) -> str:
         return LABELS["none"]
     whole = int(seconds)  # down: the offset must not point past the start
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def duration(seconds: float | None) -> str:
+    """mm:ss, or h:mm:ss from an hour on (time online in a long meeting)."""
+    if seconds is None:
+        return LABELS["none"]
+    whole = int(round(seconds))
+    if whole < 3600:
+        return mm_ss(whole)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def e(value) -> str:
@@ -184,6 +212,35 @@ def _topic(topic: dict, zone: tzinfo, numbers: dict[str, int]) -> str:
     return "".join(parts)
 
 
+def _attendance(attendance: dict | None, zone: tzinfo) -> str:
+    """应到/实到/缺席, the members' table, the absent by name."""
+    L = LABELS
+    if not attendance:
+        return ""
+    members = [p for p in attendance["people"] if p["role"] in EXPECTED_ROLES]
+    head = "".join(f"<th scope=\"col\">{e(L[k])}</th>" for k in
+                   ("name", "role", "site", "first_joined_at", "online_time", "joins"))
+    rows = []
+    for p in members:
+        site = p.get("site")
+        rows.append(
+            f"<tr><td>{e(p.get('name'))}</td><td>{e(L.get('role:' + str(p['role']), p['role']))}</td>"
+            f"<td>{e(site.get('name') if isinstance(site, dict) else site)}</td>"
+            f"<td class=\"num\">{e(_when(p.get('first_joined_at'), zone, '%H:%M:%S'))}</td>"
+            f"<td class=\"num\">{e(duration(p.get('online_s')) if p.get('present') else L['none'])}</td>"
+            f"<td class=\"num\">{e(p.get('joins'))}</td></tr>"
+        )
+    absent = "、".join(e(p.get("name")) for p in members if not p.get("present"))
+    counts = L["attendance_counts"].format(expected=attendance["expected"], present=attendance["present"],
+                                           absent=attendance["absent"])
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    absent_line = f"{e(L['absent_members'])}：{absent}" if absent else e(L["no_absent"])
+    return (
+        f"<section class=\"attendance\"><h2>{e(L['attendance'])}</h2>"
+        f"<p class=\"counts\">{e(counts)}</p>{table}<p class=\"absent\">{absent_line}</p></section>"
+    )
+
+
 def _rate(rate: float | None) -> str:
     return LABELS["none"] if rate is None else f"{rate * 100:.1f}%"
 
@@ -242,7 +299,7 @@ def render(minutes: dict, zone: tzinfo, zone_name: str) -> str:
         f"<header><h1>{e(title)}</h1>"
         f"<p class=\"meta\">{e(L['minutes'])} · {e(L['date'])}：{e(_when(_meeting_date(minutes), zone, '%Y-%m-%d'))}"
         f" · {e(L['time_zone'])}：{e(zone_name)}</p></header>"
-        f"<main><section class=\"recordings\"><h2>{e(L['recordings'])}</h2>"
+        f"<main>{_attendance(minutes.get('attendance'), zone)}<section class=\"recordings\"><h2>{e(L['recordings'])}</h2>"
         f"{f'<ul>{recordings}</ul>' if recordings else '<p>' + e(L['no_recording']) + '</p>'}</section>"
         f"{topics}"
         f"<section class=\"votes\"><h2>{e(L['votes'])}</h2>{votes}</section></main>"

@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Text, cast, delete, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.errors import Conflict, Forbidden, Invalid, NotFound
-from sessions.models import Connection, Meeting, Node, Participant, Site, new_id, utcnow
+from sessions.models import Connection, Meeting, MeetingEvent, Node, Participant, Site, new_id, utcnow
 from sessions.people.fields import PHONE_DECOR
 from sessions.people.importer import PersonRow
 from sessions.people.kinds import GroupKind, Level, PersonKind
@@ -275,7 +275,8 @@ async def delete_person(session: AsyncSession, person_id: str, reach: set[str] |
 
 async def get_person(session: AsyncSession, person_id: str, reach: set[str] | None) -> dict:
     """The person and their meetings, newest first: each with the role they
-    had and whether they are online in it now."""
+    had, whether they are online in it now and whether they ever were
+    (`attended`, from the meeting's roster events)."""
     person = await _person_in_reach(session, person_id, reach)
     view = (await _views(session, [person]))[0]
     rows = (await session.execute(
@@ -285,10 +286,12 @@ async def get_person(session: AsyncSession, person_id: str, reach: set[str] | No
         .order_by(func.coalesce(Meeting.starts_at, Meeting.created_at).desc(), Meeting.id)
     )).all()
     online = await online_participants(session, [row[0] for row in rows])
+    attended = await attended_participants(session, [row[0] for row in rows])
     meetings = [{
         "meeting_id": meeting.id, "title": meeting.title, "status": meeting.status,
         "starts_at": _iso(meeting.starts_at), "participant_id": participant_id, "role": role,
         "invited_at": _iso(added_at), "online": participant_id in online,
+        "attended": participant_id in attended,
     } for participant_id, role, added_at, meeting in rows]
     return {**view, "meetings": meetings}
 
@@ -304,6 +307,26 @@ async def online_participants(session: AsyncSession, participant_ids: list[str])
             .where(Connection.participant_id.in_(part), Node.heartbeat_at >= cutoff)
         ))
     return online
+
+
+async def attended_participants(session: AsyncSession, participant_ids: list[str]) -> set[str]:
+    """Which of these participants a roster event of their meeting lists as
+    online (sessions/attendance.py's `present`). A roster payload is
+    `{"online": [ids], "people": version}` and only the online list can hold
+    a quoted id, so a LIKE on the stored JSON's text answers it: no JSON
+    parsing, both databases, and EXISTS stops at the first roster event that
+    names them (one query for the few meetings of a person)."""
+    quoted = literal('%"') + Participant.id + literal('"%')
+    listed = (
+        select(MeetingEvent.id)
+        .where(MeetingEvent.meeting_id == Participant.meeting_id, MeetingEvent.type == "roster",
+               cast(MeetingEvent.payload, Text).like(quoted))
+        .exists()
+    )
+    attended: set[str] = set()
+    for part in chunks(participant_ids):
+        attended.update(await session.scalars(select(Participant.id).where(Participant.id.in_(part), listed)))
+    return attended
 
 
 def _like(text: str) -> str:

@@ -14,6 +14,11 @@ With the recordings (issue 14): each segment and each vote (also given its
 or null (recordings/links.py), and the answer has `recordings: [{id,
 started_at, stopped_at}]`, oldest first. `minutes_of` builds the answer for
 this route and for the printable page (web/api/minutes_page.py).
+
+Attendance (出席情况): `attendance`: `{expected, present, absent, people:
+[{participant_id, name, role, site, present, first_joined_at, last_left_at,
+online_s, joins}]}` folded from the roster events (sessions/attendance.py);
+the counts are over the chair, members and deputies, people in roster order.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from aiohttp import web
 
 from recordings.links import Linker, linker_of, utc
 from sessions import directory, events
+from sessions.attendance import attendance_of
 from sessions.inquiry import fold as ev
 from sessions.inquiry.minutes import build_minutes
 from sessions.errors import Invalid
@@ -55,12 +61,14 @@ async def minutes_of(hub: Hub, mid: str) -> dict:
         log = await events.events_of(session, mid, types=ev.TYPES)
         votes = await closed_votes(session, mid)
         linker, recordings = await linker_of(session, mid, datetime.fromtimestamp(now, timezone.utc))
+        attendance = await attendance_of(session, mid, datetime.fromtimestamp(now, timezone.utc))
     topics = build_minutes(log, people, now)
     link_segments(topics, linker)
     for vote in votes:  # a vote is nobody's speech: the recording, no file
         vote["recording"] = linker.link(_parse(vote.get("opened_at")), None)
     return {
         "meeting": directory.meeting_dict(meeting),
+        "attendance": attendance,
         "topics": topics,
         "votes": votes,
         "recordings": [{"id": r.id, "started_at": r.started_at.isoformat(),

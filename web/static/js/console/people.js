@@ -259,7 +259,11 @@ export class People {
     const history = meetings.length
       ? el("ul", { class: "history" }, ...meetings.map((m) => el("li", {},
         el("a", { href: `#meetings/${encodeURIComponent(m.meeting_id || m.id)}`, text: m.title || m.meeting_title || "" }), " ",
-        el("span", { class: "muted", text: [formatTime(m.starts_at, this.ctx.lang()), m.role ? t(`role:${m.role}`) : "", this.label("status", m.status), m.online ? t("online_now") : ""].filter(Boolean).join(" · ") }))))
+        el("span", { class: "muted", text: [formatTime(m.starts_at, this.ctx.lang()), m.role ? t(`role:${m.role}`) : "", this.label("status", m.status), m.online ? t("online_now") : ""].filter(Boolean).join(" · ") }),
+        // Whether they ever came online in it (the hub folds the meeting's roster log).
+        typeof m.attended === "boolean"
+          ? el("span", { class: m.attended ? "attended" : "absent muted", text: " · " + t(m.attended ? "attended" : "absent") })
+          : null)))
       : el("p", { class: "muted", text: t("no_history") });
     const mine = new Set(listOf(person.groups, "groups").map((g) => g.id || g));
     const groupBoxes = el("div", { class: "pick-list" }, ...this.groupBoxes(mine));
