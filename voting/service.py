@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sessions import events as event_log, presence
 from sessions.db import Database
 from sessions.errors import Closed, Forbidden, Invalid, NotFound
-from sessions.meetings.lifecycle import MeetingStatus
 from sessions.events import LoggedEvent
+from sessions.meetings.lifecycle import MeetingStatus
 from sessions.models import Meeting, Participant, new_id, utcnow
 from voting import audit, rules, secrecy
 from voting.models import Vote, VoteBallot, VoteParticipation
