@@ -30,6 +30,7 @@ from sessions.inquiry.fold import fold
 from sessions.inquiry.machine import Command, decide, named_participants
 from sessions.inquiry.models import InquiryFloor
 from sessions.inquiry.state import EMPTY, InquiryState
+from sessions.meetings.lifecycle import MeetingStatus
 from sessions.models import Meeting, Participant
 from sessions.roles import Role
 
@@ -135,6 +136,16 @@ async def save_floor(session: AsyncSession, meeting_id: str, state: InquiryState
     floor.floor_control = state.floor_control
     floor.stage = state.stage.value
     await session.flush()
+
+
+async def open_topics_of_closed_meetings(session: AsyncSession) -> list[str]:
+    """Meetings closed with a topic still open: the process that closed the
+    meeting closes the topic at once; this finds those it could not (it died)."""
+    return list(await session.scalars(
+        select(InquiryFloor.meeting_id)
+        .join(Meeting, Meeting.id == InquiryFloor.meeting_id)
+        .where(InquiryFloor.topic_open.is_(True), Meeting.status == MeetingStatus.CLOSED)
+    ))
 
 
 async def floors(session: AsyncSession) -> list[tuple[str, int, float | None, bool]]:

@@ -3,6 +3,8 @@
 - Overtime: a timer running out is an event (`inquiry:overtime`), appended
   by whichever process's checker gets the meeting lock first; the others
   re-fold under the lock, see it recorded and do nothing.
+- A meeting closed with its topic open (the process that closed it died
+  before closing the topic) gets its `inquiry:topic_closed` here.
 - Media: the SFU's audio allowlist is per process (each process has its own
   routers), so each process re-applies it when the folded seq of a meeting
   changed, whoever made the change.  It goes to the media service, not to a
@@ -18,7 +20,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from sessions.events import LoggedEvent
-from sessions.inquiry.service import InquiryService, chair_ids, floors
+from sessions.errors import StateError
+from sessions.inquiry.machine import CloseTopic
+from sessions.inquiry.service import InquiryService, chair_ids, floors, open_topics_of_closed_meetings
 from sessions.inquiry.state import InquiryState
 
 Publish = Callable[[LoggedEvent, InquiryState], Awaitable[None]]
@@ -44,6 +48,14 @@ class InquiryClock:
         # One short read per tick (on SQLite every transaction takes the write lock).
         async with self.service.db.read() as session:
             known = await floors(session)
+            orphaned = await open_topics_of_closed_meetings(session)
+        for meeting_id in orphaned:
+            try:
+                logged, state = await self.service.execute(meeting_id, CloseTopic(), None)
+            except StateError:
+                continue  # closed meanwhile by another process
+            if logged is not None:
+                await self.publish(logged, state)
         for meeting_id, _seq, deadline, _control in known:
             if deadline is not None and deadline <= now:
                 logged, state = await self.service.record_overtime(meeting_id)

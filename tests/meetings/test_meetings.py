@@ -231,21 +231,28 @@ async def test_closing_finishes_open_votes_and_the_inquiry_before_letting_sites_
     assert closing[0] == "meeting:status" and sorted(closing[1:]) == ["inquiry:topic_closed", "vote:result"]
 
 
-async def test_a_vote_of_a_meeting_closed_elsewhere_is_closed_by_the_sweep(hub, clients):
+async def test_a_vote_and_a_topic_of_a_meeting_closed_elsewhere_are_closed_by_the_sweeps(hub, clients):
     """The process that closed the meeting died before it could close the
-    vote: any process's auto-close sweep finds the open vote of a closed
-    meeting and closes it, exactly once."""
+    vote and the topic: any process's vote sweep and inquiry clock find them
+    and close each exactly once."""
     mid = (await create(hub, title="委员会会议"))["id"]
+    env = await hub.site("生态环境局", "department")
     chair = await hub.participant(mid, "主任", "chair")
     member = await hub.participant(mid, "委员甲", "member")
+    respondent = await hub.participant(mid, "环境局长", "respondent", env["id"])
     cc, mc = await hub.connect(chair["token"]), await hub.connect(member["token"])
     clients.extend([cc, mc])
     opened = await cc.call("vote:open", {"subject": "测评", "secret": False})
     assert opened["ok"], opened
     assert (await mc.call("vote:cast", {"vote_id": opened["vote_id"], "choice": "满意"}))["ok"]
-    async with hub.hub.db.transaction() as tx:  # as the dead process left it: closed, vote still open
+    topic = await cc.call("inquiry:command", {"action": "open_topic", "title": "议题", "respondents": [respondent["id"]]})
+    assert topic["ok"], topic
+    async with hub.hub.db.transaction() as tx:  # as the dead process left it: closed, vote and topic still open
         await tx.execute(update(Meeting).where(Meeting.id == mid).values(status="closed", closed_at=utcnow()))
     result = await mc.wait_for("vote:result", lambda d: d["vote_id"] == opened["vote_id"], timeout=5)
     assert result["cast"] == 1 and result["counts"]["满意"] == 1
+    ended = await mc.wait_for("inquiry:state", lambda s: s["seq"] > topic["seq"] and s["topic"] is None, timeout=5)
+    assert ended["stage"] == "idle"
     async with hub.hub.db.read() as session:
-        assert (await logged_types(session, mid)).count("vote:result") == 1
+        types = await logged_types(session, mid)
+    assert types.count("vote:result") == 1 and types.count("inquiry:topic_closed") == 1
