@@ -4,7 +4,6 @@ strict (issue 10, items 4 and 8). PostgreSQL used to answer 500 / `internal`
 while SQLite stored the NUL."""
 from __future__ import annotations
 
-import logging
 
 import pytest
 
@@ -101,7 +100,7 @@ async def test_annotation_notes_keep_newlines_and_refuse_nul(room, caplog):
 
 async def test_socket_text_fields_refuse_control_characters(room, caplog):
     chair, member = room["chair_client"], room["member_client"]
-    respondent_id, did = room["respondent"]["id"], room["doc"]
+    respondent_id = room["respondent"]["id"]
     opened = await chair.call("vote:open", {"subject": "满意度", "secret": True})
     assert opened["ok"] is True, opened
     vote_id = opened["vote_id"]

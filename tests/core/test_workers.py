@@ -116,7 +116,7 @@ async def test_two_workers_are_one_hub_and_survive_a_killed_worker(tmp_path, pg_
         ack = await chair.call("doc:presenter", {"participant_id": on_victim[0][0]["id"]})
         assert ack["ok"], ack
         for _, client in (on_victim[0], on_chair_node[0]):
-            seen = await client.wait_for("doc:presenter", lambda d: d["participant_id"] == on_victim[0][0]["id"])
+            await client.wait_for("doc:presenter", lambda d: d["participant_id"] == on_victim[0][0]["id"])
         everyone = {chair_p["id"], *(p["id"] for p, _ in members)}
         await chair.wait_for("roster", lambda r: {k for k, v in online(r).items() if v} == everyone, timeout=20)
 

@@ -60,12 +60,12 @@ async def test_publisher_and_subscriber_on_different_workers_of_one_port(tmp_pat
         sides.append(publisher)
         publisher_node = (await where_connected(dsn))[publisher.client.sio.get_sid(NS)]
         assert publisher_node in workers
-        subscriber = subscriber_p = None
+        subscriber = None
         for i in range(40):
             person = await participant_via(serve, mid, f"订阅者{i}")
             client = await EventClient(serve.url, person["token"]).connect()
             if (await where_connected(dsn))[client.sio.get_sid(NS)] != publisher_node:
-                subscriber, subscriber_p = Side(client), person
+                subscriber = Side(client)
                 sides.append(subscriber)
                 break
             stray.append(client)

@@ -66,7 +66,6 @@ def make_encrypted_pdf() -> bytes:
     The /U entry matches no password we know, so a reader must ask for one:
     exactly what a password-protected upload looks like to pdfium.
     """
-    pages = 1
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

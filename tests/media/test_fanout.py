@@ -15,7 +15,7 @@ from media.consumer import Consumer
 from media.producer import Producer
 from media.router import Router
 from media.rtp_parse import HEADER
-from tests.media.test_rtp_units import VP8_CONT, VP8_DELTA, VP8_KEY, rtp
+from tests.media.test_rtp_units import VP8_DELTA, VP8_KEY, rtp
 
 KEY = os.urandom(30)
 

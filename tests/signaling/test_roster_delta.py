@@ -3,7 +3,6 @@ deltas"): a client that connects with auth `roster: "delta"` gets
 `roster:presence` {seq, online, offline} when only presence changed, the
 whole `roster` when people changed; other clients get the contract's whole
 `roster` every time, under the same seq."""
-import pytest
 
 from tests.helpers import EventClient, connect_error
 

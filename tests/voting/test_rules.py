@@ -79,7 +79,7 @@ async def test_exactly_half_end_to_end(hub, committee_of):
 
 async def test_present_base_is_the_roster_online_at_open(hub, committee_of, clients):
     committee = await committee_of(2)
-    cc, (m1, m2) = committee.chair_client, committee.member_clients
+    cc, (m1, _m2) = committee.chair_client, committee.member_clients
     offline = await hub.participant(committee.mid, "缺席委员", "member")
     await cc.wait_for("roster", lambda r: offline["id"] in {p["id"] for p in r["participants"]})
     vid = (await cc.call("vote:open", {"subject": "出席基数", "secret": True, "base": "present"}))["vote_id"]
